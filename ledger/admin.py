@@ -1,0 +1,66 @@
+"""Admin for the ledger. Money rows are read-only: money moves only through the services."""
+
+from django.contrib import admin
+
+from .currencies import format_amount
+from .models import Account, Posting, Transaction
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shows everything and changes nothing: no add, change or delete."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    fields = ("entry_number", "account", "direction", "amount", "currency", "balance_after")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("name", "currency", "kind", "balance_display", "is_system", "owner", "created_at")
+    list_filter = ("is_system", "kind", "currency")
+    search_fields = ("id", "name", "owner")
+    list_select_related = ("balance_row",)
+    ordering = ("-created_at",)
+
+    @admin.display(description="balance", ordering="balance_row__balance")
+    def balance_display(self, account: Account) -> str:
+        return format_amount(account.balance_row.balance, account.currency)
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "reference", "owner", "description")
+    list_filter = ("kind",)
+    search_fields = ("id", "reference", "description", "owner")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    inlines = [PostingInline]
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyAdmin):
+    list_display = ("id", "transaction", "account", "direction", "amount", "currency", "entry_number", "balance_after")
+    list_filter = ("direction", "currency")
+    search_fields = ("transaction__reference", "account__name", "account__id")
+    list_select_related = ("transaction", "account")
+    ordering = ("-id",)

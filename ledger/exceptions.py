@@ -1,0 +1,75 @@
+"""Ledger errors. Each carries a stable `code` that clients branch on.
+
+`category` says what kind of failure it is, without naming HTTP (the ledger knows nothing of
+HTTP): "invalid" (a request that parses but makes no sense), "validation" (a field fails its
+schema), "conflict" (the ledger's state forbids it), "not_found".
+"""
+
+
+class LedgerError(Exception):
+    code = "ledger_error"
+    title = "Ledger error"
+    category = "invalid"
+
+    def __init__(self, detail: str = "", **context):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.context = context
+
+
+class InvalidTransaction(LedgerError):
+    code = "invalid_transaction"
+    title = "Invalid transaction"
+
+
+class UnbalancedTransaction(InvalidTransaction):
+    code = "unbalanced_transaction"
+    title = "Unbalanced transaction"
+
+
+class InvalidAmount(LedgerError):
+    code = "invalid_amount"
+    title = "Invalid amount"
+    category = "validation"
+
+
+class UnknownCurrency(LedgerError):
+    code = "unknown_currency"
+    title = "Unknown currency"
+    category = "validation"
+
+
+class CurrencyMismatch(LedgerError):
+    code = "currency_mismatch"
+    title = "Currency mismatch"
+
+
+class SelfTransfer(LedgerError):
+    code = "self_transfer"
+    title = "Source and destination are the same account"
+
+
+class AccountNotFound(LedgerError):
+    code = "account_not_found"
+    title = "Account not found"
+    category = "not_found"
+
+
+class InsufficientFunds(LedgerError):
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+    category = "conflict"
+
+
+class BalanceLimitExceeded(LedgerError):
+    code = "balance_limit_exceeded"
+    title = "Balance limit exceeded"
+    category = "conflict"
+
+
+class ReferenceConflict(LedgerError):
+    """The reference was already used for a different transaction."""
+
+    code = "reference_conflict"
+    title = "Reference already used for a different transaction"
+    category = "conflict"

@@ -1,0 +1,138 @@
+"""Reads of the ledger that are more than a `.get()`: statements and integrity checks.
+
+The integrity checks aggregate in SQL and stream their rows, so they run in bounded memory on
+ledgers of any size. Reconciliation builds on them.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .exceptions import AccountNotFound
+from .models import DEBIT_NORMAL_KINDS, Account, Direction, Posting, Transaction
+
+_debits = Coalesce(Sum("amount", filter=Q(direction=Direction.DEBIT)), Value(0), output_field=BigIntegerField())
+_credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0), output_field=BigIntegerField())
+
+
+def account_get(*, account_id, owner: str | None = None) -> Account:
+    """Return the account, or raise AccountNotFound (also for another owner's account)."""
+    accounts = Account.objects.select_related("balance_row")
+    if owner is not None:
+        accounts = accounts.filter(owner=owner, is_system=False)
+    try:
+        return accounts.get(pk=account_id)
+    except (Account.DoesNotExist, ValueError, TypeError):
+        raise AccountNotFound(f"Account {account_id} does not exist.") from None
+
+
+def account_balance(*, account: Account) -> int:
+    return account.balance_row.balance
+
+
+def statement_page(*, account: Account, limit: int, before_entry: int | None = None) -> list[Posting]:
+    """Return up to `limit` postings of the account, newest first, older than `before_entry`.
+
+    Entry numbers are assigned under the account's lock and committed in order, so paging on
+    them never skips or repeats a posting while new ones arrive.
+    """
+    postings = Posting.objects.filter(account=account).select_related("transaction").order_by("-entry_number")
+    if before_entry is not None:
+        postings = postings.filter(entry_number__lt=before_entry)
+    return list(postings[:limit])
+
+
+# --- integrity ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountTotals:
+    account_id: UUID
+    name: str
+    currency: str
+    is_system: bool
+    allow_negative: bool
+    stored_balance: int
+    last_entry_number: int
+    debits: int
+    credits: int
+    posting_count: int
+    max_entry_number: int
+    last_balance_after: int | None
+    debit_normal: bool
+
+    @property
+    def posted_balance(self) -> int:
+        return self.debits - self.credits if self.debit_normal else self.credits - self.debits
+
+
+def account_totals() -> Iterator[AccountTotals]:
+    """Stream every account with its stored balance next to the sums of its postings."""
+    last_balance_after = Posting.objects.filter(
+        account_id=OuterRef("pk"), entry_number=OuterRef("balance_row__last_entry_number")
+    ).values("balance_after")[:1]
+    rows = (
+        Account.objects.order_by("pk")
+        .annotate(
+            debits=Coalesce(
+                Sum("postings__amount", filter=Q(postings__direction=Direction.DEBIT)),
+                Value(0),
+                output_field=BigIntegerField(),
+            ),
+            credits=Coalesce(
+                Sum("postings__amount", filter=Q(postings__direction=Direction.CREDIT)),
+                Value(0),
+                output_field=BigIntegerField(),
+            ),
+            posting_count=Count("postings"),
+            max_entry_number=Coalesce(Max("postings__entry_number"), Value(0), output_field=BigIntegerField()),
+            last_balance_after=Subquery(last_balance_after),
+        )
+        .values_list(
+            "id",
+            "name",
+            "currency",
+            "is_system",
+            "allow_negative",
+            "kind",
+            "balance_row__balance",
+            "balance_row__last_entry_number",
+            "debits",
+            "credits",
+            "posting_count",
+            "max_entry_number",
+            "last_balance_after",
+        )
+    )
+    for row in rows.iterator(chunk_size=2000):
+        (id_, name, currency, is_system, allow_negative, kind, balance, last_entry, *sums) = row
+        yield AccountTotals(
+            id_, name, currency, is_system, allow_negative, balance or 0, last_entry or 0, *sums,
+            debit_normal=kind in DEBIT_NORMAL_KINDS,
+        )
+
+
+def unbalanced_transactions() -> Iterator[tuple[UUID, str, int]]:
+    """Stream (transaction id, currency, debits - credits) for every currency that does not net to zero."""
+    rows = (
+        Posting.objects.values("transaction_id", "currency")
+        .annotate(debits=_debits, credits=_credits)
+        .exclude(debits=F("credits"))
+        .values_list("transaction_id", "currency", "debits", "credits")
+    )
+    for transaction_id, currency, debits, credits in rows.iterator(chunk_size=2000):
+        yield transaction_id, currency, debits - credits
+
+
+def transactions_with_too_few_postings() -> Iterator[UUID]:
+    rows = Transaction.objects.annotate(n=Count("postings")).filter(n__lt=2).values_list("id", flat=True)
+    yield from rows.iterator(chunk_size=2000)
+
+
+def currency_totals() -> dict[str, tuple[int, int]]:
+    """Return {currency: (debits, credits)} over the whole ledger."""
+    rows = Posting.objects.values("currency").annotate(debits=_debits, credits=_credits).order_by("currency")
+    return {row["currency"]: (row["debits"], row["credits"]) for row in rows}

@@ -1,0 +1,285 @@
+"""Every write to the ledger. Each service is atomic and keyword-only.
+
+`transaction_post` is the one door money goes through; deposits, withdrawals and transfers are
+built on it, and so are the wallets and payments apps.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import locks
+from .currencies import currency_exponent
+from .exceptions import (
+    AccountNotFound,
+    BalanceLimitExceeded,
+    CurrencyMismatch,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidTransaction,
+    ReferenceConflict,
+    SelfTransfer,
+    UnbalancedTransaction,
+)
+from .models import (
+    BALANCE_LIMIT,
+    MAX_AMOUNT,
+    SYSTEM_OWNER,
+    Account,
+    AccountBalance,
+    AccountKind,
+    Direction,
+    Posting,
+    Transaction,
+    balance_effect,
+)
+
+# The platform's own accounts, one per currency in use, and the side they are kept on.
+SYSTEM_ACCOUNT_KINDS: dict[str, AccountKind] = {
+    "cash": AccountKind.ASSET,  # money held at banks and the payment provider
+    "treasury": AccountKind.ASSET,  # money received for wallet top-ups
+    "revenue": AccountKind.REVENUE,
+    "seller_payable": AccountKind.LIABILITY,  # owed to sellers for their sales
+    "bonus_expense": AccountKind.EXPENSE,  # marketing bonuses credited to wallets
+    "equity": AccountKind.EQUITY,
+}
+
+# System accounts have ids derived from (name, currency), so any process can name one
+# without a query; the rows themselves are created on first use.
+_SYSTEM_NAMESPACE = uuid.UUID("6d1b7a8e-5c2f-4f0e-9a51-0b7c1e2d3f40")
+_system_ids: dict[UUID, str] = {}  # id -> currency, for the ids this process has named
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a transaction: this account, this direction, this many minor units."""
+
+    account_id: UUID
+    direction: str
+    amount: int
+
+
+def system_account_id(name: str, currency: str) -> UUID:
+    """Return the id of a system account; the row is created when a posting first needs it."""
+    if name not in SYSTEM_ACCOUNT_KINDS:
+        raise ValueError(f"unknown system account {name!r}")
+    currency_exponent(currency)
+    account_id = uuid.uuid5(_SYSTEM_NAMESPACE, f"{name}:{currency}")
+    _system_ids[account_id] = currency
+    return account_id
+
+
+def system_accounts_create(*, currencies: Iterable[str]) -> None:
+    """Create every system account of these currencies, if missing. Safe under races."""
+    now = timezone.now()
+    accounts = [
+        Account(
+            id=system_account_id(name, currency),
+            name=name,
+            currency=currency,
+            kind=kind,
+            is_system=True,
+            allow_negative=True,
+            created_at=now,
+        )
+        for currency in sorted(set(currencies))
+        for name, kind in SYSTEM_ACCOUNT_KINDS.items()
+    ]
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator simply wins.
+    Account.objects.bulk_create(accounts, ignore_conflicts=True)
+    AccountBalance.objects.bulk_create(
+        [AccountBalance(account_id=a.id, allow_negative=True) for a in accounts], ignore_conflicts=True
+    )
+
+
+def account_create(*, owner: str, name: str, currency: str = "USD") -> Account:
+    """Open a customer account: a liability of the platform that never goes negative."""
+    currency_exponent(currency)
+    with transaction.atomic():
+        account = Account.objects.create(
+            owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False
+        )
+        AccountBalance.objects.create(account=account, allow_negative=False)
+    return account
+
+
+def _validate_legs(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise InvalidTransaction("A transaction needs at least two postings.")
+    for leg in legs:
+        if leg.direction not in Direction.values:
+            raise InvalidTransaction(f"Direction must be DEBIT or CREDIT, not {leg.direction!r}.")
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+            raise InvalidAmount("Amounts are integers in the currency's minor unit.")
+        if not 0 < leg.amount <= MAX_AMOUNT:
+            raise InvalidAmount(f"Amount must be between 1 and {MAX_AMOUNT}, not {leg.amount}.")
+
+
+def _lock_balances(account_ids: set[UUID]) -> dict[UUID, AccountBalance]:
+    balances = locks.balances_for_update(account_ids)
+    missing = account_ids - balances.keys()
+    if not missing:
+        return balances
+    unknown = [account_id for account_id in missing if account_id not in _system_ids]
+    if unknown:
+        raise AccountNotFound(f"Account {unknown[0]} does not exist.")
+    system_accounts_create(currencies={_system_ids[account_id] for account_id in missing})
+    return locks.balances_for_update(account_ids)
+
+
+def _check_balanced(legs: Sequence[Leg], balances: dict[UUID, AccountBalance]) -> None:
+    net: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        currency = balances[leg.account_id].account.currency
+        net[currency] += leg.amount if leg.direction == Direction.DEBIT else -leg.amount
+    unbalanced = {currency: total for currency, total in net.items() if total}
+    if unbalanced:
+        currencies = ", ".join(sorted(unbalanced))
+        if len(net) > 1:
+            raise CurrencyMismatch(f"Postings mix currencies ({', '.join(sorted(net))}) and do not balance.")
+        raise UnbalancedTransaction(f"Debits and credits differ in {currencies}.")
+
+
+def _same_legs(existing: Transaction, legs: Sequence[Leg]) -> bool:
+    stored = sorted((p.account_id, p.direction, p.amount) for p in existing.postings.all())
+    return stored == sorted((leg.account_id, leg.direction, leg.amount) for leg in legs)
+
+
+@transaction.atomic
+def transaction_post(
+    *,
+    reference: str,
+    kind: str,
+    legs: Sequence[Leg],
+    owner: str = SYSTEM_OWNER,
+    description: str = "",
+    metadata: dict | None = None,
+) -> Transaction:
+    """Post a balanced transaction, once per (owner, reference).
+
+    Posting the same reference again with the same legs returns the original transaction;
+    with other legs it raises ReferenceConflict.
+    """
+    if not reference:
+        raise InvalidTransaction("A transaction needs a reference.")
+    _validate_legs(legs)
+    balances = _lock_balances({leg.account_id for leg in legs})
+    _check_balanced(legs, balances)
+
+    # Checked under the balance locks: a concurrent twin on the same accounts has committed.
+    existing = Transaction.objects.filter(owner=owner, reference=reference).first()
+    if existing is not None:
+        if _same_legs(existing, legs):
+            return existing
+        raise ReferenceConflict(f"Reference {reference!r} was already used for a different transaction.")
+
+    opening = {account_id: row.balance for account_id, row in balances.items()}
+    requested: dict[UUID, int] = defaultdict(int)
+    postings = []
+    txn = Transaction(
+        owner=owner, reference=reference, kind=kind, description=description, metadata=metadata or {}
+    )
+    for leg in legs:
+        row = balances[leg.account_id]
+        account = row.account
+        change = balance_effect(debit_normal=account.debit_normal, direction=leg.direction, amount=leg.amount)
+        if change < 0:
+            requested[account.id] -= change
+        row.balance += change
+        row.last_entry_number += 1
+        if row.balance < 0 and not row.allow_negative:
+            raise InsufficientFunds(
+                f"Account {account.id} has {opening[account.id]} {account.currency} available, "
+                f"{requested[account.id]} requested.",
+                account_id=str(account.id),
+                available=opening[account.id],
+                requested=requested[account.id],
+            )
+        if abs(row.balance) > BALANCE_LIMIT:
+            raise BalanceLimitExceeded(f"Account {account.id} would pass the balance limit of {BALANCE_LIMIT}.")
+        postings.append(
+            Posting(
+                transaction=txn,
+                account_id=account.id,
+                direction=leg.direction,
+                amount=leg.amount,
+                currency=account.currency,
+                entry_number=row.last_entry_number,
+                balance_after=row.balance,
+            )
+        )
+
+    try:
+        txn.save(force_insert=True)
+    except IntegrityError as exc:
+        # Only possible when a twin with the same reference but other accounts raced us.
+        raise ReferenceConflict(f"Reference {reference!r} is being used by another transaction.") from exc
+    Posting.objects.bulk_create(postings)
+    AccountBalance.objects.bulk_update(balances.values(), ["balance", "last_entry_number"])
+    return txn
+
+
+def deposit(
+    *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
+) -> Transaction:
+    """Credit a customer account with money received in cash: DR cash / CR account."""
+    return transaction_post(
+        owner=owner,
+        reference=reference,
+        kind="deposit",
+        description=description,
+        legs=[
+            Leg(system_account_id("cash", account.currency), Direction.DEBIT, amount),
+            Leg(account.id, Direction.CREDIT, amount),
+        ],
+    )
+
+
+def withdraw(
+    *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
+) -> Transaction:
+    """Pay money out of a customer account: DR account / CR cash."""
+    return transaction_post(
+        owner=owner,
+        reference=reference,
+        kind="withdrawal",
+        description=description,
+        legs=[
+            Leg(account.id, Direction.DEBIT, amount),
+            Leg(system_account_id("cash", account.currency), Direction.CREDIT, amount),
+        ],
+    )
+
+
+def transfer_create(
+    *,
+    source: Account,
+    destination: Account,
+    amount: int,
+    reference: str,
+    owner: str = SYSTEM_OWNER,
+    description: str = "",
+) -> Transaction:
+    """Move money between two accounts of one currency: DR source / CR destination."""
+    if source.id == destination.id:
+        raise SelfTransfer("Source and destination must be different accounts.")
+    if source.currency != destination.currency:
+        raise CurrencyMismatch(
+            f"Source is in {source.currency} and destination in {destination.currency}; "
+            "a transfer stays in one currency."
+        )
+    return transaction_post(
+        owner=owner,
+        reference=reference,
+        kind="transfer",
+        description=description,
+        legs=[
+            Leg(source.id, Direction.DEBIT, amount),
+            Leg(destination.id, Direction.CREDIT, amount),
+        ],
+    )

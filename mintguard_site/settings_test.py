@@ -1,0 +1,23 @@
+"""Settings for the test suite: production settings with test-only secrets and fast hashing.
+
+The database still comes from DATABASE_URL, so the same suite runs on SQLite and PostgreSQL.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("MINTGUARD_HTTPS", "false")
+
+from .settings import *  # noqa: E402,F403
+from .settings import DATABASES, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["*"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not pytest-django's in-memory default: concurrency tests need several
+    # connections to one database. xdist workers get their own suffixed file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_mintguard.sqlite3")}
+else:
+    # Tests run threads that each open a connection; keep them short-lived.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0

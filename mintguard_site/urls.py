@@ -1,0 +1,8 @@
+"""Root URLconf: admin, API and dashboard routes."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
