@@ -1,0 +1,59 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from ledger.models import Posting, Transaction
+from ledger.services import deposit
+
+from .factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def funded():
+    alice = AccountFactory(name="Alice Admin", balance=1_234)
+    txn = deposit(account=alice, amount=66, reference="admin-dep", owner="client-a")
+    return alice, txn
+
+
+def test_admin_lists_accounts_with_formatted_balances(admin_client, funded):
+    response = admin_client.get(reverse("admin:ledger_account_changelist"))
+    assert response.status_code == 200
+    assert "Alice Admin" in response.text and "13.00 USD" in response.text
+
+
+def test_admin_shows_transaction_with_its_postings(admin_client, funded):
+    _, txn = funded
+    response = admin_client.get(reverse("admin:ledger_transaction_change", args=[txn.pk]))
+    assert response.status_code == 200
+    assert "admin-dep" in response.text
+    assert response.text.count("CREDIT") >= 1 and response.text.count("DEBIT") >= 1
+    assert 'name="_save"' not in response.text  # read-only: no save button
+
+
+@pytest.mark.parametrize("model", ["account", "transaction", "posting"])
+def test_admin_cannot_add_money_rows(admin_client, model):
+    assert admin_client.get(reverse(f"admin:ledger_{model}_add")).status_code == 403
+
+
+def test_admin_cannot_change_or_delete_money_rows(admin_client, funded):
+    alice, txn = funded
+    posting = Posting.objects.filter(transaction=txn).first()
+
+    change = admin_client.post(
+        reverse("admin:ledger_posting_change", args=[posting.pk]), {"amount": 1, "direction": "DEBIT"}
+    )
+    delete = admin_client.post(reverse("admin:ledger_transaction_delete", args=[txn.pk]), {"post": "yes"})
+
+    assert change.status_code == 403
+    assert delete.status_code == 403
+    assert Transaction.objects.filter(pk=txn.pk).exists()
+    assert Posting.objects.get(pk=posting.pk).amount == posting.amount
