@@ -55,6 +55,12 @@ class AccountNotFound(LedgerError):
     category = "not_found"
 
 
+class TransferNotFound(LedgerError):
+    code = "transfer_not_found"
+    title = "Transfer not found"
+    category = "not_found"
+
+
 class InsufficientFunds(LedgerError):
     code = "insufficient_funds"
     title = "Insufficient funds"

@@ -11,7 +11,9 @@ from uuid import UUID
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .exceptions import AccountNotFound
+from django.core.exceptions import ValidationError
+
+from .exceptions import AccountNotFound, TransferNotFound
 from .models import DEBIT_NORMAL_KINDS, Account, Direction, Posting, Transaction
 
 _debits = Coalesce(Sum("amount", filter=Q(direction=Direction.DEBIT)), Value(0), output_field=BigIntegerField())
@@ -19,14 +21,36 @@ _credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0
 
 
 def account_get(*, account_id, owner: str | None = None) -> Account:
-    """Return the account, or raise AccountNotFound (also for another owner's account)."""
-    accounts = Account.objects.select_related("balance_row")
+    """Return a customer account, or raise AccountNotFound (also for another owner's account)."""
+    accounts = Account.objects.select_related("balance_row").filter(is_system=False)
     if owner is not None:
-        accounts = accounts.filter(owner=owner, is_system=False)
+        accounts = accounts.filter(owner=owner)
     try:
         return accounts.get(pk=account_id)
-    except (Account.DoesNotExist, ValueError, TypeError):
+    except (Account.DoesNotExist, ValueError, TypeError, ValidationError):
         raise AccountNotFound(f"Account {account_id} does not exist.") from None
+
+
+def accounts_page(*, owner: str | None, limit: int, after: tuple | None = None) -> list[Account]:
+    """Return customer accounts newest first, after the (created_at, id) position given."""
+    accounts = Account.objects.filter(is_system=False).select_related("balance_row").order_by("-created_at", "-id")
+    if owner is not None:
+        accounts = accounts.filter(owner=owner)
+    if after is not None:
+        created_at, account_id = after
+        accounts = accounts.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=account_id))
+    return list(accounts[:limit])
+
+
+def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
+    """Return a transfer with its postings, or raise TransferNotFound (also for another owner's)."""
+    transfers = Transaction.objects.filter(kind="transfer").prefetch_related("postings")
+    if owner is not None:
+        transfers = transfers.filter(owner=owner)
+    try:
+        return transfers.get(pk=transfer_id)
+    except (Transaction.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise TransferNotFound(f"Transfer {transfer_id} does not exist.") from None
 
 
 def account_balance(*, account: Account) -> int:

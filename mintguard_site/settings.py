@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "mintguard_site",
+    "mintguard_site.api",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "ledger",
     "wallets",
     "payments",
@@ -143,3 +147,39 @@ def parse_assets(spec: str) -> dict[str, int]:
 
 
 MINTGUARD_ASSETS = parse_assets(os.environ.get("MINTGUARD_ASSETS", "GOLD:0"))
+MINTGUARD_IDEMPOTENCY_TTL = int(os.environ.get("MINTGUARD_IDEMPOTENCY_TTL", "86400"))
+
+# --- HTTP API ----------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "mintguard_site.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["mintguard_site.api.auth.IsApiClientOrOperator"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["mintguard_site.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "mintguard_site.api.errors.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MintGuard API",
+    "DESCRIPTION": (
+        "Payments and ledger back office. Money is an integer `amount` in the currency's minor unit. "
+        "Errors are RFC 9457 problem details with a stable `code`. Money-moving POSTs require an "
+        "`Idempotency-Key` header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}

@@ -11,3 +11,29 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords and not ON_POSTGRES:
             item.add_marker(skip_pg)
+
+
+@pytest.fixture
+def make_api_client(db):
+    """Return a factory of (DRF test client authenticated with a fresh API key, its ApiClient row)."""
+    from rest_framework.test import APIClient
+
+    from mintguard_site.api.services import api_client_create
+
+    counter = iter(range(10**6))
+
+    def make(name: str | None = None):
+        client, key = api_client_create(name=name or f"client-{next(counter)}")
+        http = APIClient()
+        http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        http.api_client = client
+        http.api_key = key
+        return http
+
+    return make
+
+
+@pytest.fixture
+def api(make_api_client):
+    """An HTTP client authenticated as one API client (`api.api_client` is its row)."""
+    return make_api_client("primary")

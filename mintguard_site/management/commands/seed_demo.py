@@ -6,17 +6,25 @@ from django.db import transaction
 
 from ledger.models import Account
 from ledger.services import account_create, deposit
+from mintguard_site.api.models import ApiClient, hash_api_key
+from mintguard_site.api.services import api_client_create
 
-DEMO_OWNER = "demo"
-DEMO_PASSWORD = "mintguard-demo"  # noqa: S105 - demo data only, printed for the operator
+# Demo credentials: fixed so the README can show them and re-seeding keeps them valid.
+DEMO_API_KEY = "mg_demo_local_only_key_do_not_use_in_production"  # noqa: S105
+DEMO_PASSWORD = "mintguard-demo"  # noqa: S105
 DEMO_CUSTOMERS = [("Alice", "USD", 50_000), ("Bob", "USD", 12_000), ("Chiyo", "JPY", 30_000), ("Dmitri", "GOLD", 40)]
 
 
 class Command(BaseCommand):
-    help = "Create demo operators and funded demo accounts (idempotent)."
+    help = "Create a demo API client, operators and funded demo accounts (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options):
+        client = ApiClient.objects.filter(key_hash=hash_api_key(DEMO_API_KEY)).first()
+        if client is None:
+            client, _ = api_client_create(name="demo", key=DEMO_API_KEY)
+        owner = client.owner
+
         User = get_user_model()
         admin, created = User.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
@@ -26,11 +34,12 @@ class Command(BaseCommand):
             admin.save()
 
         for name, currency, opening in DEMO_CUSTOMERS:
-            account = Account.objects.filter(owner=DEMO_OWNER, name=name, currency=currency).first()
+            account = Account.objects.filter(owner=owner, name=name, currency=currency).first()
             if account is None:
-                account = account_create(owner=DEMO_OWNER, name=name, currency=currency)
-            deposit(account=account, amount=opening, reference=f"seed:opening:{name}", owner=DEMO_OWNER,
+                account = account_create(owner=owner, name=name, currency=currency)
+            deposit(account=account, amount=opening, reference=f"seed:opening:{name}", owner=owner,
                     description="Opening balance")
 
         self.stdout.write(f"Demo accounts: {', '.join(name for name, *_ in DEMO_CUSTOMERS)}")
         self.stdout.write(f"Operator login: admin / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(f"Demo API key:   {DEMO_API_KEY}")

@@ -1,0 +1,91 @@
+"""Shapes of the accounts, transfers and statements API (../shared/API.md)."""
+
+from drf_spectacular.utils import OpenApiExample
+from rest_framework import serializers
+
+from mintguard_site.api.serializers import AmountField, CurrencyField, NameField, StrictSerializer, TextField
+
+
+class AccountCreateSerializer(StrictSerializer):
+    owner_name = NameField()
+    currency = CurrencyField(required=False, default="USD")
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    owner_name = serializers.CharField(source="name")
+    currency = serializers.CharField()
+    balance = serializers.IntegerField(source="balance_row.balance")
+    created_at = serializers.DateTimeField()
+
+
+class AccountListSerializer(serializers.Serializer):
+    results = AccountSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class MoneyMovementSerializer(StrictSerializer):
+    amount = AmountField()
+    description = TextField()
+
+
+class AccountMovementSerializer(serializers.Serializer):
+    transaction_id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=["deposit", "withdrawal"])
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    account = AccountSerializer()
+
+
+class TransferCreateSerializer(StrictSerializer):
+    source_account_id = serializers.UUIDField()
+    destination_account_id = serializers.UUIDField()
+    amount = AmountField()
+    description = TextField()
+
+
+class EntrySerializer(serializers.Serializer):
+    account_id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=["DEBIT", "CREDIT"])
+    amount = serializers.IntegerField()
+
+
+class TransferSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_account_id = serializers.UUIDField()
+    destination_account_id = serializers.UUIDField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    entries = EntrySerializer(many=True)
+
+
+class StatementEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ts = serializers.DateTimeField()
+    type = serializers.ChoiceField(choices=["DEBIT", "CREDIT"])
+    amount = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    transaction_id = serializers.UUIDField()
+    ref = serializers.CharField()
+    description = serializers.CharField()
+
+
+class StatementSerializer(serializers.Serializer):
+    entries = StatementEntrySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+TRANSFER_EXAMPLE = OpenApiExample(
+    "Transfer 12.00 USD",
+    request_only=True,
+    value={
+        "source_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10",
+        "destination_account_id": "0b5d6e2f-8a3b-4c1d-9e7f-1a2b3c4d5e6f",
+        "amount": 1200,
+        "description": "Rent share",
+    },
+)

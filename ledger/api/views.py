@@ -1,0 +1,163 @@
+"""Accounts, deposits, withdrawals, transfers and statements. Thin: parse, call a service, render."""
+
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger import selectors, services
+from ledger.exceptions import SelfTransfer
+from ledger.models import Direction, Posting, Transaction
+from mintguard_site.api.auth import request_owner, visible_owner
+from mintguard_site.api.errors import InvalidCursor
+from mintguard_site.api.idempotency import idempotent
+from mintguard_site.api.pagination import decode_cursor, encode_cursor, parse_limit
+from mintguard_site.api.schema import LIST_PARAMETERS, money_route, read_route
+from mintguard_site.api.serializers import validated
+
+from . import serializers as s
+
+TAGS = ["accounts"]
+
+
+def account_body(account) -> dict:
+    return s.AccountSerializer(account).data
+
+
+def transfer_body(txn: Transaction) -> dict:
+    postings = sorted(txn.postings.all(), key=lambda p: p.direction != Direction.DEBIT)
+    debit, credit = postings[0], postings[1]
+    return s.TransferSerializer({
+        "id": txn.id,
+        "source_account_id": debit.account_id,
+        "destination_account_id": credit.account_id,
+        "amount": debit.amount,
+        "currency": debit.currency,
+        "description": txn.description,
+        "created_at": txn.created_at,
+        "entries": [{"account_id": p.account_id, "type": p.direction, "amount": p.amount} for p in (debit, credit)],
+    }).data
+
+
+class AccountListCreate(APIView):
+    @read_route(response=s.AccountListSerializer, summary="List your accounts, newest first",
+                parameters=LIST_PARAMETERS, tags=TAGS)
+    def get(self, request):
+        limit = parse_limit(request)
+        position = decode_cursor(request, "accounts")
+        accounts = selectors.accounts_page(
+            owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None
+        )
+        page, more = accounts[:limit], len(accounts) > limit
+        next_cursor = encode_cursor("accounts", [page[-1].created_at.isoformat(), str(page[-1].id)]) if more else None
+        return Response({"results": [account_body(a) for a in page], "next_cursor": next_cursor})
+
+    @money_route(request=s.AccountCreateSerializer, response=s.AccountSerializer, summary="Open an account",
+                 idempotency_required=False, tags=TAGS)
+    @idempotent(required=False)
+    def post(self, request):
+        data = validated(s.AccountCreateSerializer, request.data)
+        account = services.account_create(owner=request_owner(request), name=data["owner_name"],
+                                          currency=data["currency"])
+        account = selectors.account_get(account_id=account.id)
+        return Response(account_body(account), status=201)
+
+
+class AccountDetail(APIView):
+    @read_route(response=s.AccountSerializer, summary="Get an account with its balance", tags=TAGS)
+    def get(self, request, account_id):
+        return Response(account_body(selectors.account_get(account_id=account_id, owner=visible_owner(request))))
+
+
+class _AccountMovement(APIView):
+    """Deposit or withdrawal: one service against the account's currency's cash account."""
+
+    service = None
+    kind = ""
+
+    def post(self, request, account_id):
+        data = validated(s.MoneyMovementSerializer, request.data)
+        account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
+        txn = type(self).service(
+            account=account, amount=data["amount"], description=data["description"],
+            reference=request.idempotency_key, owner=request_owner(request),
+        )
+        account = selectors.account_get(account_id=account.id)
+        body = {
+            "transaction_id": txn.id, "type": self.kind, "amount": data["amount"], "currency": account.currency,
+            "description": txn.description, "created_at": txn.created_at, "account": account,
+        }
+        return Response(s.AccountMovementSerializer(body).data, status=201)
+
+
+class AccountDeposit(_AccountMovement):
+    service = staticmethod(services.deposit)
+    kind = "deposit"
+
+    @money_route(request=s.MoneyMovementSerializer, response=s.AccountMovementSerializer,
+                 summary="Deposit into an account (DR cash / CR account)", tags=TAGS)
+    @idempotent()
+    def post(self, request, account_id):
+        return super().post(request, account_id)
+
+
+class AccountWithdraw(_AccountMovement):
+    service = staticmethod(services.withdraw)
+    kind = "withdrawal"
+
+    @money_route(request=s.MoneyMovementSerializer, response=s.AccountMovementSerializer,
+                 summary="Withdraw from an account (409 insufficient_funds if it would go negative)", tags=TAGS)
+    @idempotent()
+    def post(self, request, account_id):
+        return super().post(request, account_id)
+
+
+class AccountStatement(APIView):
+    @read_route(response=s.StatementSerializer, summary="Statement, newest first, cursor-paged",
+                parameters=LIST_PARAMETERS, tags=TAGS)
+    def get(self, request, account_id):
+        limit = parse_limit(request)
+        account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
+        scope = f"statement:{account.id}"
+        position = decode_cursor(request, scope)
+        if position is not None and (len(position) != 1 or type(position[0]) is not int):
+            raise InvalidCursor("The cursor was issued for another list.")
+        before = position[0] if position else None
+        postings = selectors.statement_page(account=account, limit=limit + 1, before_entry=before)
+        page, more = postings[:limit], len(postings) > limit
+        return Response({
+            "entries": [statement_entry(p) for p in page],
+            "next_cursor": encode_cursor(scope, [page[-1].entry_number]) if more else None,
+        })
+
+
+def statement_entry(posting: Posting) -> dict:
+    txn = posting.transaction
+    return s.StatementEntrySerializer({
+        "id": posting.id, "ts": txn.created_at, "type": posting.direction, "amount": posting.amount,
+        "balance_after": posting.balance_after, "transaction_id": txn.id, "ref": txn.reference,
+        "description": txn.description,
+    }).data
+
+
+class TransferCreate(APIView):
+    @money_route(request=s.TransferCreateSerializer, response=s.TransferSerializer,
+                 summary="Transfer between two of your accounts in one currency",
+                 examples=[s.TRANSFER_EXAMPLE], tags=["transfers"])
+    @idempotent()
+    def post(self, request):
+        data = validated(s.TransferCreateSerializer, request.data)
+        owner = visible_owner(request)
+        if data["source_account_id"] == data["destination_account_id"]:
+            raise SelfTransfer("Source and destination must be different accounts.")
+        source = selectors.account_get(account_id=data["source_account_id"], owner=owner)
+        destination = selectors.account_get(account_id=data["destination_account_id"], owner=owner)
+        txn = services.transfer_create(
+            source=source, destination=destination, amount=data["amount"], description=data["description"],
+            reference=request.idempotency_key, owner=request_owner(request),
+        )
+        return Response(transfer_body(txn), status=201)
+
+
+class TransferDetail(APIView):
+    @read_route(response=s.TransferSerializer, summary="Get a transfer", tags=["transfers"])
+    def get(self, request, transfer_id):
+        return Response(transfer_body(selectors.transfer_get(transfer_id=transfer_id, owner=visible_owner(request))))

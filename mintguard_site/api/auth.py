@@ -1,0 +1,63 @@
+"""Who is calling: an API client with a bearer key, or an operator through the browsable API.
+
+`request.user` is the ApiClient for key-authenticated calls. Operators (dashboard users) come
+through Django sessions with CSRF and see every client's rows; API clients see only their own.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from .models import ApiClient, hash_api_key
+
+# last_used_at is written at most this often, so it never becomes a hot row.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+OPERATOR_OWNER_PREFIX = "operator:"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key or len(key) > 200:
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api-key>'.")
+        client = ApiClient.objects.filter(key_hash=hash_api_key(key), is_active=True).first()
+        if client is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at > LAST_USED_GRANULARITY:
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return client, client
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+
+class IsApiClientOrOperator(permissions.BasePermission):
+    """API clients may use every route; session users must be active staff (operators)."""
+
+    message = "API clients authenticate with a bearer key; operators must be staff."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if isinstance(user, ApiClient):
+            return True
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def request_owner(request) -> str:
+    """The owner string that rows created by this request belong to."""
+    if isinstance(request.user, ApiClient):
+        return request.user.owner
+    return f"{OPERATOR_OWNER_PREFIX}{request.user.pk}"
+
+
+def visible_owner(request) -> str | None:
+    """The owner whose rows this request may see, or None for operators (they see all)."""
+    return request.user.owner if isinstance(request.user, ApiClient) else None

@@ -1,0 +1,80 @@
+"""Serializer building blocks every API app shares: strict money fields, no unknown fields."""
+
+from rest_framework import serializers
+
+from ledger.currencies import validate_currency
+from ledger.exceptions import UnknownCurrency
+from ledger.models import MAX_AMOUNT
+
+NAME_MAX = 64
+TEXT_MAX = 500
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that is a JSON integer: floats, decimal strings and booleans are refused."""
+
+    default_error_messages = {
+        "invalid": "Must be a JSON integer in the currency's minor unit (e.g. 1050 for 10.50 USD).",
+    }
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AmountField(StrictIntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        kwargs.setdefault("help_text", "Integer amount in the currency's minor unit, 1..10^15.")
+        super().__init__(**kwargs)
+
+
+class CurrencyField(serializers.CharField):
+    """ISO 4217 code or configured custom asset (MINTGUARD_ASSETS)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 12)
+        kwargs.setdefault("help_text", "ISO 4217 code (USD, JPY...) or a configured asset such as GOLD.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        code = super().to_internal_value(data)
+        try:
+            return validate_currency(code)
+        except UnknownCurrency as exc:
+            raise serializers.ValidationError(exc.detail, code="unknown_currency") from None
+
+
+class NameField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", NAME_MAX)
+        super().__init__(**kwargs)
+
+
+class TextField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", TEXT_MAX)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(**kwargs)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo never silently drops an instruction."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({str(name)[:64]: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def validated(serializer_class, data) -> dict:
+    """Validate request data with a serializer, raising DRF's ValidationError (-> 422)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,3 @@
+"""wallets API routes."""
+
+urlpatterns: list = []
