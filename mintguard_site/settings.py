@@ -148,6 +148,10 @@ def parse_assets(spec: str) -> dict[str, int]:
 
 MINTGUARD_ASSETS = parse_assets(os.environ.get("MINTGUARD_ASSETS", "GOLD:0"))
 MINTGUARD_IDEMPOTENCY_TTL = int(os.environ.get("MINTGUARD_IDEMPOTENCY_TTL", "86400"))
+MINTGUARD_PLATFORM_FEE_BPS = int(os.environ.get("MINTGUARD_PLATFORM_FEE_BPS", "0"))
+MINTGUARD_PROVIDER_TIMEOUT = float(os.environ.get("MINTGUARD_PROVIDER_TIMEOUT", "0.5"))
+if not 0 <= MINTGUARD_PLATFORM_FEE_BPS <= 10_000:
+    raise ImproperlyConfigured("MINTGUARD_PLATFORM_FEE_BPS must be between 0 and 10000.")
 
 # --- HTTP API ----------------------------------------------------------------------------
 
@@ -182,4 +186,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "EntryTypeEnum": ["DEBIT", "CREDIT"],
+        "AccountMovementTypeEnum": ["deposit", "withdrawal"],
+        "WalletTransactionTypeEnum": ["topup", "bonus", "spend"],
+    },
 }

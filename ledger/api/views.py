@@ -39,7 +39,7 @@ def transfer_body(txn: Transaction) -> dict:
 
 class AccountListCreate(APIView):
     @read_route(response=s.AccountListSerializer, summary="List your accounts, newest first",
-                parameters=LIST_PARAMETERS, tags=TAGS)
+                parameters=LIST_PARAMETERS, tags=TAGS, operation_id="accounts_list")
     def get(self, request):
         limit = parse_limit(request)
         position = decode_cursor(request, "accounts")

@@ -1,5 +1,6 @@
 """OpenAPI pieces every route shares: the problem schema, the Idempotency-Key header, errors."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -64,8 +65,19 @@ def money_route(*, request, response, summary: str, examples=(), idempotency_req
     )
 
 
-def read_route(*, response, summary: str, parameters=(), tags=None):
+def read_route(*, response, summary: str, parameters=(), tags=None, operation_id: str | None = None):
     return extend_schema(
         summary=summary, responses={200: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND},
-        parameters=list(parameters), tags=tags,
+        parameters=list(parameters), tags=tags, operation_id=operation_id,
     )
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "mintguard_site.api.auth.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http", "scheme": "bearer",
+            "description": "API key from `manage.py create_api_key`: `Authorization: Bearer <api-key>`.",
+        }
