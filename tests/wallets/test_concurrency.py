@@ -1,0 +1,115 @@
+"""Wallets under concurrent HTTP requests, one APIClient per thread.
+
+Runs on PostgreSQL (the ledger's balance-row locks in pk order, the wallet's unique constraint)
+and on SQLite (a file database whose IMMEDIATE transactions queue writers).
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from ledger.models import Transaction
+from wallets.models import Wallet
+
+from ..concurrency import run_concurrently
+from ..ledger.invariants import assert_ledger_consistent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def http_for(api_key: str) -> APIClient:
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return http
+
+
+def poster(api_key: str):
+    """Return a function that POSTs one wallet operation from a fresh client: threads share nothing."""
+
+    def post(route: str, body: dict):
+        response = http_for(api_key).post(f"/api/v1/wallets/{route}", body, format="json")
+        return response.status_code, response.json(), response.headers.get("Idempotent-Replayed")
+
+    return post
+
+
+def assert_no_server_errors(results) -> None:
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert [r for r in results if r[0] >= 500] == []
+
+
+def wallet_balance(api, user_id: str) -> dict:
+    return api.get(f"/api/v1/wallets/{user_id}/balance").json()["totals"]
+
+
+def test_fifty_concurrent_spends_of_ten_from_a_wallet_of_100_succeed_exactly_ten_times(api):
+    post = poster(api.api_key)
+    assert post("topup", {"user_id": "user-ana", "amount": 100, "reference_id": "funding"})[0] == 201
+    calls = [("spend", {"user_id": "user-ana", "amount": 10, "reference_id": f"spend-{n}"}) for n in range(50)]
+
+    results = run_concurrently(post, calls, workers=50)
+
+    assert_no_server_errors(results)
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(201) == 10
+    assert statuses.count(409) == 40
+    assert {body["code"] for status, body, _ in results if status == 409} == {"insufficient_funds"}
+    assert sorted(body["balance_after"] for status, body, _ in results if status == 201) == list(range(0, 100, 10))
+    assert wallet_balance(api, "user-ana") == {"USD": 0}
+    assert Transaction.objects.filter(kind="spend").count() == 10
+    assert_ledger_consistent()
+
+
+def test_twenty_concurrent_topups_with_one_reference_id_post_exactly_once(api):
+    post = poster(api.api_key)
+    body = {"user_id": "user-ana", "amount": 250, "reference_id": "top-once"}
+
+    results = run_concurrently(post, [("topup", body)] * 20, workers=20)
+
+    assert_no_server_errors(results)
+    created = [r for r in results if r[0] == 201]
+    in_use = [r for r in results if r[0] == 409]
+    assert len(created) + len(in_use) == 20
+    assert {b["code"] for _, b, _ in in_use} <= {"idempotency_key_in_use"}
+    assert len([r for r in created if r[2] is None]) == 1  # one original, the rest replays
+    assert {b["id"] for _, b, _ in created} == {str(Transaction.objects.get(reference="top-once").id)}
+    assert Transaction.objects.count() == 1
+    assert wallet_balance(api, "user-ana") == {"USD": 250}
+    assert_ledger_consistent()
+
+
+def test_concurrent_first_topups_of_one_user_open_one_wallet_and_credit_them_all(api):
+    post = poster(api.api_key)
+    calls = [("topup", {"user_id": "user-new", "amount": 5, "currency": "GOLD", "reference_id": f"t-{n}"})
+             for n in range(20)]
+
+    results = run_concurrently(post, calls, workers=20)
+
+    assert_no_server_errors(results)
+    assert [status for status, _, _ in results] == [201] * 20
+    assert Wallet.objects.filter(user_id="user-new", currency="GOLD").count() == 1
+    assert wallet_balance(api, "user-new") == {"GOLD": 100}
+    assert_ledger_consistent()
+
+
+def test_two_users_topping_up_and_spending_at_once_never_deadlock(api):
+    post = poster(api.api_key)
+    for user_id in ("user-ana", "user-ben"):
+        post("topup", {"user_id": user_id, "amount": 100, "reference_id": f"funding-{user_id}"})
+    calls = []
+    for n in range(60):
+        user_id = ("user-ana", "user-ben")[n % 2]
+        route = ("spend", "topup", "bonus")[n % 3]
+        calls.append((route, {"user_id": user_id, "amount": 7 + n % 5, "reference_id": f"mix-{n}"}))
+
+    results = run_concurrently(post, calls, workers=24)
+
+    assert_no_server_errors(results)
+    refused = [body for status, body, _ in results if status == 409]
+    assert {body["code"] for body in refused} <= {"insufficient_funds"}
+    assert len([r for r in results if r[0] == 201]) + len(refused) == 60
+    expected = {"user-ana": 100, "user-ben": 100}
+    for (route, body), (status, _, _) in zip(calls, results, strict=True):
+        if status == 201:
+            expected[body["user_id"]] += -body["amount"] if route == "spend" else body["amount"]
+    assert {user: wallet_balance(api, user)["USD"] for user in expected} == expected
+    assert_ledger_consistent()

@@ -1,0 +1,31 @@
+"""Admin for wallets: read-only; money moves only through the wallet services."""
+
+from django.contrib import admin
+
+from ledger.currencies import format_amount
+
+from .models import Wallet
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    list_display = ("user_id", "currency", "balance_display", "owner", "account", "created_at")
+    list_filter = ("currency",)
+    search_fields = ("user_id", "owner", "account__id")
+    list_select_related = ("account__balance_row",)
+    ordering = ("-created_at",)
+    fields = ("id", "owner", "user_id", "currency", "account", "balance_display", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="balance", ordering="account__balance_row__balance")
+    def balance_display(self, wallet: Wallet) -> str:
+        return format_amount(wallet.account.balance_row.balance, wallet.currency)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

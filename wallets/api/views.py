@@ -1,0 +1,113 @@
+"""Wallet top-up, bonus, spend and balance. Thin: parse, call a service or selector, render.
+
+Idempotency: without an `Idempotency-Key` header the body's `reference_id` is the key, so a
+repeated reference_id with the same body replays the first response and another body is 409
+`idempotency_key_reused`. With the header, the header drives replay; the reference_id stays
+unique through the ledger's (owner, reference) constraint: reusing it for the very same
+movement returns the original transaction, for another one is 409 `reference_conflict`.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mintguard_site.api.auth import request_owner, visible_owner
+from mintguard_site.api.idempotency import idempotent
+from mintguard_site.api.schema import money_route, problem, read_route
+from mintguard_site.api.serializers import validated
+from wallets import selectors, services
+
+from . import serializers as s
+
+TAGS = ["wallets"]
+
+
+# Without the header, a malformed reference_id is no key at all: the body then fails validation (422).
+IDEMPOTENCY_INVALID = problem("Malformed Idempotency-Key header", "idempotency_key_invalid", 400)
+CREDIT_CONFLICT = problem(
+    "reference_id (or Idempotency-Key) already used with another body (idempotency_key_reused), or for "
+    "another movement under a new Idempotency-Key (reference_conflict), or still in progress "
+    "(idempotency_key_in_use)", "idempotency_key_reused", 409,
+)
+SPEND_CONFLICT = problem(
+    "The wallet holds less than the amount, or has no money in this currency (insufficient_funds, "
+    "stored and replayed for this reference_id); or the reference_id was reused (see top-up)",
+    "insufficient_funds", 409,
+)
+
+
+class _WalletOperation(APIView):
+    service = None
+
+    def post(self, request):
+        data = validated(s.WalletOperationSerializer, request.data)
+        movement = type(self).service(
+            owner=request_owner(request), user_id=data["user_id"], amount=data["amount"],
+            currency=data["currency"], reference=data["reference_id"], description=data["description"],
+        )
+        return Response(s.WalletTransactionSerializer(movement).data, status=201)
+
+
+def wallet_route(*, summary: str, examples: list, conflict):
+    return money_route(
+        request=s.WalletOperationSerializer, response=s.WalletTransactionSerializer, summary=summary,
+        examples=examples, idempotency_required=False, tags=TAGS,
+        extra_responses={400: IDEMPOTENCY_INVALID, 409: conflict},
+    )
+
+
+class WalletTopup(_WalletOperation):
+    """Credit money the user paid in to their wallet: DR treasury / CR wallet. The wallet (one per
+    user and currency) opens on first use. `reference_id` is the idempotency key unless an
+    Idempotency-Key header is sent: the same reference_id and body replays the first response with
+    `Idempotent-Replayed: true`; another body is 409 `idempotency_key_reused`."""
+
+    service = staticmethod(services.wallet_topup)
+
+    @wallet_route(summary="Top up a user's wallet", conflict=CREDIT_CONFLICT,
+                  examples=[s.TOPUP_EXAMPLE, s.TOPUP_RESPONSE_EXAMPLE])
+    @idempotent(required=False, body_key="reference_id")
+    def post(self, request):
+        return super().post(request)
+
+
+class WalletBonus(_WalletOperation):
+    """Credit a marketing bonus to the user's wallet: DR bonus_expense / CR wallet. The wallet opens
+    on first use. Idempotent on `reference_id` exactly like a top-up."""
+
+    service = staticmethod(services.wallet_bonus)
+
+    @wallet_route(summary="Credit a bonus to a user's wallet", conflict=CREDIT_CONFLICT,
+                  examples=[s.BONUS_EXAMPLE, s.BONUS_RESPONSE_EXAMPLE])
+    @idempotent(required=False, body_key="reference_id")
+    def post(self, request):
+        return super().post(request)
+
+
+class WalletSpend(_WalletOperation):
+    """Debit the user's wallet for a purchase: DR wallet / CR revenue. Spending more than the wallet
+    holds (or from a currency the user has no wallet in) is 409 `insufficient_funds` and moves
+    nothing. Idempotent on `reference_id` exactly like a top-up; the 409 is replayed too."""
+
+    service = staticmethod(services.wallet_spend)
+
+    @wallet_route(summary="Spend from a user's wallet", conflict=SPEND_CONFLICT,
+                  examples=[s.SPEND_EXAMPLE, s.SPEND_RESPONSE_EXAMPLE])
+    @idempotent(required=False, body_key="reference_id")
+    def post(self, request):
+        return super().post(request)
+
+
+class WalletBalance(APIView):
+    """The user's wallets under your API client, one per currency, with balances in minor units.
+    `total_balance` is the balance when the user holds exactly one currency, else null. A user
+    without any wallet (or another client's user) is 404. Send a `/` in a user_id as `%2F`."""
+
+    @extend_schema(examples=[s.BALANCE_EXAMPLE])
+    @read_route(response=s.WalletBalanceSerializer, summary="A user's wallet balances, per currency", tags=TAGS)
+    def get(self, request, user_id):
+        balances = selectors.wallet_balances(user_id=user_id, owner=visible_owner(request))
+        return Response(s.WalletBalanceSerializer({
+            "user_id": balances.user_id, "total_balance": balances.total_balance, "totals": balances.totals,
+            "accounts": balances.accounts,
+        }).data)

@@ -1,0 +1,36 @@
+"""User wallets: one ledger account per (API client, user, currency).
+
+Invariants:
+1. A wallet is unique per (owner, user_id, currency): the database, not the code, stops two
+   concurrent first top-ups from opening two wallets for one user and currency.
+2. A wallet's money lives only in the ledger: its balance is its account's balance and every
+   top-up, bonus and spend is one ledger transaction on that account. This model holds no money.
+3. A wallet's account is a customer account (a liability that never goes negative) owned by the
+   same API client and in the same currency as the wallet (`wallet_get_or_create` opens both
+   together; nothing else creates wallets).
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from ledger.models import Account
+
+
+class Wallet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=64, help_text="The API client the wallet belongs to.")
+    user_id = models.CharField(max_length=64, help_text="The client's opaque identifier of its user.")
+    currency = models.CharField(max_length=12)
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="wallet")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            # Also the index behind every lookup: by (owner, user_id) and by (owner, user_id, currency).
+            models.UniqueConstraint(fields=["owner", "user_id", "currency"], name="wallets_wallet_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({self.currency})"

@@ -1,0 +1,96 @@
+"""Reads of wallets: balances per user and the wallet's view of a ledger transaction."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from ledger.models import Posting, Transaction
+
+from .exceptions import WalletNotFound
+from .models import Wallet
+
+
+@dataclass(frozen=True)
+class WalletTransaction:
+    """A top-up, bonus or spend as the wallet sees it: the ledger transaction and its wallet posting."""
+
+    id: UUID
+    reference_id: str
+    type: str
+    user_id: str
+    amount: int
+    currency: str
+    balance_after: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WalletAccount:
+    id: UUID
+    name: str
+    currency: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class WalletBalances:
+    user_id: str
+    accounts: list[WalletAccount] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for account in self.accounts:
+            totals[account.currency] += account.balance
+        return dict(sorted(totals.items()))
+
+    @property
+    def total_balance(self) -> int | None:
+        """The balance when the user holds exactly one currency; amounts of two currencies never add up."""
+        totals = self.totals
+        return next(iter(totals.values())) if len(totals) == 1 else None
+
+
+def wallet_find(*, owner: str, user_id: str, currency: str) -> Wallet | None:
+    return Wallet.objects.select_related("account").filter(owner=owner, user_id=user_id, currency=currency).first()
+
+
+def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
+    """Return the user's wallets with their balances, or raise WalletNotFound.
+
+    `owner` None (an operator) sees the user's wallets under every API client.
+    """
+    wallets = Wallet.objects.filter(user_id=user_id).select_related("account__balance_row")
+    if owner is not None:
+        wallets = wallets.filter(owner=owner)
+    wallets = list(wallets.order_by("currency", "owner"))
+    if not wallets:
+        raise WalletNotFound(f"User {user_id[:64]!r} has no wallet.")
+    return WalletBalances(
+        user_id=user_id,
+        accounts=[
+            WalletAccount(
+                id=wallet.account.id,
+                name=wallet.account.name,
+                currency=wallet.currency,
+                balance=wallet.account.balance_row.balance,
+            )
+            for wallet in wallets
+        ],
+    )
+
+
+def wallet_transaction(*, wallet: Wallet, txn: Transaction) -> WalletTransaction:
+    """Describe a ledger transaction from the side of the wallet it moved money in or out of."""
+    posting = Posting.objects.get(transaction_id=txn.id, account_id=wallet.account_id)
+    return WalletTransaction(
+        id=txn.id,
+        reference_id=txn.reference,
+        type=txn.kind,
+        user_id=wallet.user_id,
+        amount=posting.amount,
+        currency=posting.currency,
+        balance_after=posting.balance_after,
+        created_at=txn.created_at,
+    )

@@ -1,0 +1,116 @@
+"""Every write to wallets. Each money movement is ONE `transaction_post` on the ledger:
+
+- top-up: DR treasury / CR wallet (money the platform received for the user),
+- bonus:  DR bonus_expense / CR wallet (marketing pays),
+- spend:  DR wallet / CR revenue.
+
+The transaction's `reference` is the client's `reference_id`, unique per API client in the
+database, so no code path posts one wallet operation twice. Locks are the ledger's alone (balance
+rows in pk order); this app takes none.
+"""
+
+from django.db import IntegrityError, transaction
+
+from ledger.exceptions import InsufficientFunds, InvalidAmount
+from ledger.models import MAX_AMOUNT, Direction
+from ledger.services import Leg, account_create, system_account_id, transaction_post
+
+from . import selectors
+from .models import Wallet
+from .selectors import WalletTransaction
+
+ACCOUNT_NAME_MAX = 64
+
+
+def wallet_account_name(user_id: str) -> str:
+    """Name the wallet's ledger account for people reading the ledger; it fits the 64-char column."""
+    name = f"wallet:{user_id}"
+    return name if len(name) <= ACCOUNT_NAME_MAX else name[: ACCOUNT_NAME_MAX - 1] + "…"
+
+
+def wallet_get_or_create(*, owner: str, user_id: str, currency: str) -> Wallet:
+    """Return the user's wallet in this currency, opening it (and its ledger account) if missing.
+
+    Safe when two first top-ups race: the loser's insert hits the unique constraint once the
+    winner commits, its savepoint rolls back the account it opened, and it reads the winner's wallet.
+    """
+    wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
+    if wallet is not None:
+        return wallet
+    try:
+        with transaction.atomic():
+            account = account_create(owner=owner, name=wallet_account_name(user_id), currency=currency)
+            return Wallet.objects.create(owner=owner, user_id=user_id, currency=currency, account=account)
+    except IntegrityError:
+        wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
+        if wallet is None:  # not a race on the wallet: some other constraint failed
+            raise
+        return wallet
+
+
+def _credit(
+    *, kind: str, source: str, owner: str, user_id: str, amount: int, currency: str, reference: str, description: str
+) -> WalletTransaction:
+    source_id = system_account_id(source, currency)
+    wallet = wallet_get_or_create(owner=owner, user_id=user_id, currency=currency)
+    txn = transaction_post(
+        owner=owner,
+        reference=reference,
+        kind=kind,
+        description=description,
+        metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
+        legs=[Leg(source_id, Direction.DEBIT, amount), Leg(wallet.account_id, Direction.CREDIT, amount)],
+    )
+    return selectors.wallet_transaction(wallet=wallet, txn=txn)
+
+
+@transaction.atomic
+def wallet_topup(
+    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
+) -> WalletTransaction:
+    """Credit the user's wallet with money paid in: DR treasury / CR wallet (opened on first use)."""
+    return _credit(
+        kind="topup", source="treasury", owner=owner, user_id=user_id, amount=amount, currency=currency,
+        reference=reference, description=description,
+    )
+
+
+@transaction.atomic
+def wallet_bonus(
+    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
+) -> WalletTransaction:
+    """Credit the user's wallet with a marketing bonus: DR bonus_expense / CR wallet (opened on first use)."""
+    return _credit(
+        kind="bonus", source="bonus_expense", owner=owner, user_id=user_id, amount=amount, currency=currency,
+        reference=reference, description=description,
+    )
+
+
+@transaction.atomic
+def wallet_spend(
+    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
+) -> WalletTransaction:
+    """Debit the user's wallet for a purchase: DR wallet / CR revenue.
+
+    A user without a wallet in this currency simply has no money in it: InsufficientFunds with
+    0 available, and no wallet is opened.
+    """
+    revenue_id = system_account_id("revenue", currency)  # refuses an unknown currency first
+    wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
+    if wallet is None:
+        if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
+            raise InvalidAmount(f"Amount must be an integer between 1 and {MAX_AMOUNT}.")
+        raise InsufficientFunds(
+            f"User {user_id!r} has no {currency} wallet: 0 {currency} available, {amount} requested.",
+            available=0,
+            requested=amount,
+        )
+    txn = transaction_post(
+        owner=owner,
+        reference=reference,
+        kind="spend",
+        description=description,
+        metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
+        legs=[Leg(wallet.account_id, Direction.DEBIT, amount), Leg(revenue_id, Direction.CREDIT, amount)],
+    )
+    return selectors.wallet_transaction(wallet=wallet, txn=txn)
