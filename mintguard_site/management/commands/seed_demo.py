@@ -8,6 +8,7 @@ from ledger.models import Account
 from ledger.services import account_create, deposit
 from mintguard_site.api.models import ApiClient, hash_api_key
 from mintguard_site.api.services import api_client_create
+from wallets.seed import seed_demo_wallets
 
 # Demo credentials: fixed so the README can show them and re-seeding keeps them valid.
 DEMO_API_KEY = "mg_demo_local_only_key_do_not_use_in_production"  # noqa: S105
@@ -41,5 +42,7 @@ class Command(BaseCommand):
                     description="Opening balance")
 
         self.stdout.write(f"Demo accounts: {', '.join(name for name, *_ in DEMO_CUSTOMERS)}")
+        for line in seed_demo_wallets(owner=owner):
+            self.stdout.write(line)
         self.stdout.write(f"Operator login: admin / {DEMO_PASSWORD}  (http://127.0.0.1:8000/admin/)")
         self.stdout.write(f"Demo API key:   {DEMO_API_KEY}")
