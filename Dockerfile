@@ -28,4 +28,5 @@ EXPOSE 8000
 # The entrypoint applies migrations, then execs the command; exec keeps gunicorn as PID 1 so
 # `docker stop` reaches it and it shuts down gracefully.
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
-CMD ["sh", "-c", "exec gunicorn mintguard_site.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2}"]
+# Workers, bind, timeouts and multi-process metrics come from gunicorn.conf.py (WEB_CONCURRENCY overrides).
+CMD ["gunicorn", "mintguard_site.wsgi:application"]

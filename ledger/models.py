@@ -159,3 +159,29 @@ def balance_effect(*, debit_normal: bool, direction: str, amount: int) -> int:
     """Return how a posting moves a balance kept on the account's normal side."""
     return amount if (direction == Direction.DEBIT) == debit_normal else -amount
 
+
+
+class ReconciliationRun(models.Model):
+    """One run of the reconciliation checks: when, how long, and every drift found (capped).
+
+    `drift_count` counts every drift; `drifts` keeps the first MINTGUARD_RECONCILIATION_MAX_DRIFTS
+    of them as machine records ({check, message, account_id, transaction_id, currency, expected,
+    actual}), so a ledger in ruins cannot make one row unbounded.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    ok = models.BooleanField()
+    drift_count = models.PositiveBigIntegerField(default=0)
+    drifts_truncated = models.BooleanField(default=False)
+    checks = models.JSONField(default=list, help_text="[{name, drift_count, duration_ms}] in the order they ran")
+    drifts = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "clean" if self.ok else f"{self.drift_count} drift(s)"
+        return f"reconciliation {self.started_at:%Y-%m-%d %H:%M:%S} {outcome}"

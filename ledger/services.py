@@ -13,7 +13,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import locks
+from . import locks, signals
 from .currencies import currency_exponent
 from .exceptions import (
     AccountNotFound,
@@ -221,6 +221,10 @@ def transaction_post(
         raise ReferenceConflict(f"Reference {reference!r} is being used by another transaction.") from exc
     Posting.objects.bulk_create(postings)
     AccountBalance.objects.bulk_update(balances.values(), ["balance", "last_entry_number"])
+    # After commit: an outer transaction (an idempotent API request) may still roll this back.
+    transaction.on_commit(
+        lambda: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn), robust=True
+    )
     return txn
 
 

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("MINTGUARD_HTTPS", "false")
+os.environ.setdefault("MINTGUARD_PROVIDER_WEBHOOK_SECRET", "test-only-webhook-secret")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, VAR_DIR  # noqa: E402
@@ -17,7 +18,10 @@ ALLOWED_HOSTS = ["*"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not pytest-django's in-memory default: concurrency tests need several
     # connections to one database. xdist workers get their own suffixed file.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_mintguard.sqlite3")}
+    # MINTGUARD_TEST_SQLITE names another file, so two checkouts' runs can share a var/.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("MINTGUARD_TEST_SQLITE") or str(VAR_DIR / "test_mintguard.sqlite3")
+    }
 else:
     # Tests run threads that each open a connection; keep them short-lived.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -159,6 +159,17 @@ def test_dockerfile_collects_static_at_build_without_baking_in_a_secret_key():
     assert any("pip install -r requirements.txt" in run for run in runs)
 
 
+def gunicorn_config() -> dict:
+    """Evaluate gunicorn.conf.py as gunicorn would, with no overriding environment."""
+    import runpy
+    from unittest import mock
+
+    env = {k: v for k, v in os.environ.items() if k not in {"GUNICORN_BIND", "PORT", "WEB_CONCURRENCY"}}
+    env["PROMETHEUS_MULTIPROC_DIR"] = "/tmp"  # noqa: S108 - only read, never written here
+    with mock.patch.dict(os.environ, env, clear=True):
+        return runpy.run_path(str(REPO / "gunicorn.conf.py"))
+
+
 def test_container_migrates_then_execs_gunicorn_serving_the_wsgi_app():
     instructions = dockerfile_instructions()
     workdir = [arguments for keyword, arguments in instructions if keyword == "WORKDIR"][-1]
@@ -171,7 +182,7 @@ def test_container_migrates_then_execs_gunicorn_serving_the_wsgi_app():
     assert "manage.py migrate --noinput" in script_text
     assert script_text.rstrip().endswith('exec "$@"')
     assert "gunicorn mintguard_site.wsgi:application" in command
-    assert "--bind 0.0.0.0:8000" in command
+    assert gunicorn_config()["bind"] == ["0.0.0.0:8000"]  # gunicorn reads ./gunicorn.conf.py itself
     assert ("EXPOSE", "8000") in instructions
     assert (REPO / "mintguard_site" / "wsgi.py").exists()
     assert re.search(r"^gunicorn\b", (REPO / "requirements.txt").read_text(), re.M | re.I)

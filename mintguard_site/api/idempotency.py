@@ -28,6 +28,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 
+from mintguard_site import observability
+
 from .auth import request_owner
 from .errors import ApiError
 from .models import IdempotencyKey
@@ -99,6 +101,7 @@ def _replay(row: IdempotencyKey) -> HttpResponse:
     response = HttpResponse(bytes(row.response_body), status=row.response_status,
                             content_type=row.response_content_type)
     response[REPLAYED_HEADER] = "true"
+    observability.record_idempotent_replay()
     logger.info("idempotent replay", extra={"idempotency_key": row.key, "status": row.response_status})
     return response
 
@@ -201,10 +204,14 @@ def idempotent(*, required: bool = True, body_key: str | None = None, atomic: bo
             if key is None:
                 with transaction.atomic() if atomic else contextlib.nullcontext():
                     return method(view, request, *args, **kwargs)
-            reservation = reserve(owner=request_owner(request), key=key, request=request)
-            if isinstance(reservation, HttpResponse):
-                return reservation
-            return _execute(reservation, method, view, request, args, kwargs, atomic)
+            try:
+                reservation = reserve(owner=request_owner(request), key=key, request=request)
+                if isinstance(reservation, HttpResponse):
+                    return reservation
+                return _execute(reservation, method, view, request, args, kwargs, atomic)
+            except (IdempotencyKeyReused, IdempotencyKeyInUse) as conflict:
+                observability.record_idempotency_conflict(conflict.code)
+                raise
 
         wrapper.idempotency = {"required": required, "body_key": body_key, "atomic": atomic}
         return wrapper

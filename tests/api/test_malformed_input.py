@@ -77,3 +77,10 @@ def test_malformed_input_gets_a_4xx_problem_and_moves_nothing(api, name, method,
     if status == 422:
         assert problem["errors"]
     assert Posting.objects.count() == 0
+
+
+def test_a_post_to_an_unknown_api_route_is_a_404_problem_even_from_a_browser_session(client):
+    response = client.post("/api/v1/no-such-route", data="{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MintguardSiteConfig(AppConfig):
+    name = "mintguard_site"
+    verbose_name = "MintGuard site"
+
+    def ready(self) -> None:
+        # Connect the metrics and logs to the ledger's signals in every process, requests or not.
+        from .observability import receivers  # noqa: F401

@@ -1,0 +1,111 @@
+"""Rate limits on Django's cache: per API key on the API, per IP and per username on login.
+
+Fixed windows counted with the cache's atomic `incr`: O(1) per request, shared by every worker
+when the cache is Redis (CACHE_URL), per worker process with the default local-memory cache. A
+window lets through at most twice its rate across a boundary; that is the price of one counter.
+If the cache itself fails, requests pass (fail open): a broken Redis must not stop payments.
+"""
+
+import hashlib
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+from mintguard_site import observability
+from mintguard_site.api.models import ApiClient
+from mintguard_site.conf import parse_rate
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def window_hit(key: str, *, limit: int, period: int) -> tuple[bool, int]:
+    """Count one hit on `key` in the current window; return (over the limit?, seconds to wait)."""
+    now = _now()
+    window = int(now // period)
+    retry_after = max(1, int((window + 1) * period - now + 0.999))
+    cache_key = f"rl:{key}:{window}"
+    try:
+        # add() is a no-op if the key exists; incr() is atomic in LocMem and Redis.
+        cache.add(cache_key, 0, timeout=period + 1)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=period + 1)
+            count = 1
+    except Exception:  # the cache is down: do not turn a cache outage into an API outage
+        logger.warning("rate limit cache unavailable; letting %s through", key.split(":", 1)[0], exc_info=True)
+        return False, 0
+    return count > limit, retry_after
+
+
+class ApiClientRateThrottle(BaseThrottle):
+    """Allow MINTGUARD_API_RATE requests per API key (operators: per user) per window."""
+
+    def __init__(self):
+        self.retry_after: int | None = None
+
+    def allow_request(self, request, view) -> bool:
+        user = request.user
+        if isinstance(user, ApiClient):
+            ident = f"client:{user.pk}"
+        elif user is not None and user.is_authenticated:
+            ident = f"user:{user.pk}"
+        else:
+            return True  # anonymous callers are refused by authentication, not counted
+        limit, period = parse_rate("MINTGUARD_API_RATE", settings.MINTGUARD_API_RATE)
+        over, self.retry_after = window_hit(f"api:{ident}", limit=limit, period=period)
+        if over:
+            observability.record_rate_limited("api")
+        return not over
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+def client_ip(request) -> str:
+    """Return the caller's IP: REMOTE_ADDR, or what the outermost trusted proxy saw.
+
+    With MINTGUARD_PROXY_HOPS = N proxies in front, each appends the address it received from to
+    X-Forwarded-For, so the Nth entry from the right is the one a client cannot forge.
+    """
+    hops = settings.MINTGUARD_PROXY_HOPS
+    if hops:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _digest(value: str) -> str:
+    # Cache keys stay short and plain whatever a username contains, and hold no username.
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def login_rate_limited(request, username: str) -> bool:
+    """Count a dashboard login attempt; return True when its IP or its username is over the limit.
+
+    Call it before checking the password, for every attempt: MINTGUARD_LOGIN_RATE applies to
+    the client IP and to the username (case-insensitive) alike, so neither one address trying
+    many names nor many addresses trying one name get more than the rate.
+    """
+    limit, period = parse_rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
+    ip_over, _ = window_hit(f"login:ip:{_digest(client_ip(request))}", limit=limit, period=period)
+    user_over, _ = window_hit(f"login:user:{_digest((username or '').strip().lower())}", limit=limit, period=period)
+    if ip_over or user_over:
+        observability.record_rate_limited("login")
+        return True
+    return False
+
+
+def login_retry_after() -> int:
+    """Seconds until the current login window ends: the Retry-After of a refused login."""
+    _, period = parse_rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
+    now = _now()
+    return max(1, int((int(now // period) + 1) * period - now + 0.999))

@@ -1,0 +1,157 @@
+"""Production settings: safe by default, `check --deploy` clean, refusing to start half-configured."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mintguard_site.conf import CurrencyCaps, cache_from_url, outage_pending_cap, parse_currency_caps, parse_rate
+
+REPO = Path(__file__).resolve().parents[2]
+# What settings_test.py (and a developer's shell) may have put in this process's environment.
+SETTINGS_VARIABLES = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "MINTGUARD_HTTPS", "MINTGUARD_PROVIDER_WEBHOOK_SECRET",
+                      "CSRF_TRUSTED_ORIGINS", "CACHE_URL", "MINTGUARD_OUTAGE_PENDING_CAP", "MINTGUARD_API_RATE",
+                      "MINTGUARD_METRICS_TOKEN", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+
+
+def production_env(**overrides) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="mintguard_site.settings",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="mintguard.example.com",
+        MINTGUARD_PROVIDER_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
+        CSRF_TRUSTED_ORIGINS="https://mintguard.example.com",
+    )
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def manage(*args, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def settings_in(env: dict, *names: str) -> dict:
+    code = ("import json, django; django.setup(); from django.conf import settings; "
+            f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}, default=repr))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_check_deploy_prints_no_warning_with_production_variables():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_is_clean_when_the_operator_chooses_plain_http():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(MINTGUARD_HTTPS="false"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_defaults_turn_on_https_protections():
+    values = settings_in(production_env(), "DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+                         "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER",
+                         "CSRF_TRUSTED_ORIGINS", "SECURE_REDIRECT_EXEMPT")
+
+    assert values["DEBUG"] is False
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_HSTS_SECONDS"] >= 31_536_000
+    assert values["SESSION_COOKIE_SECURE"] is True
+    assert values["CSRF_COOKIE_SECURE"] is True
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["CSRF_TRUSTED_ORIGINS"] == ["https://mintguard.example.com"]
+    assert values["SECURE_REDIRECT_EXEMPT"] == ["^healthz$", "^readyz$", "^metrics$"]
+
+
+def test_plain_http_mode_turns_the_redirect_and_secure_cookies_off():
+    values = settings_in(production_env(MINTGUARD_HTTPS="false"), "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+                         "SESSION_COOKIE_SECURE")
+
+    assert values == {"SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0, "SESSION_COOKIE_SECURE": False}
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "MINTGUARD_PROVIDER_WEBHOOK_SECRET"])
+def test_production_refuses_to_start_without_its_secrets(missing):
+    result = manage("check", env=production_env(**{missing: None}))
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when DEBUG is off." in result.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [("MINTGUARD_API_RATE", "lots"), ("MINTGUARD_OUTAGE_PENDING_CAP", "USD=5"),
+                                                 ("CACHE_URL", "memcached://x")])
+def test_a_malformed_variable_stops_startup_with_its_name(variable, value):
+    result = manage("check", env=production_env(**{variable: value}))
+
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_cache_url_selects_redis_and_outage_caps_parse_from_the_environment():
+    values = settings_in(production_env(CACHE_URL="redis://cache:6379/2",
+                                        MINTGUARD_OUTAGE_PENDING_CAP="USD:20000,EUR:15000"),
+                         "CACHES", "MINTGUARD_OUTAGE_PENDING_CAP")
+
+    assert values["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["CACHES"]["default"]["LOCATION"] == "redis://cache:6379/2"
+    assert values["MINTGUARD_OUTAGE_PENDING_CAP"] == {"USD": 20000, "EUR": 15000}
+
+
+def test_debug_mode_runs_without_production_secrets():
+    result = manage("check", env=production_env(DEBUG="true", SECRET_KEY=None, MINTGUARD_PROVIDER_WEBHOOK_SECRET=None))
+
+    assert result.returncode == 0, result.stderr
+
+
+# --- parsers, in process -----------------------------------------------------------------
+
+
+def test_outage_cap_is_one_number_for_every_currency_or_a_list_with_a_default():
+    assert parse_currency_caps("X", "", default=20000)["JPY"] == 20000
+    assert parse_currency_caps("X", "5000", default=20000)["USD"] == 5000
+    caps = parse_currency_caps("X", "usd:20000, EUR:15000", default=20000)
+    assert (caps["USD"], caps["EUR"], caps["GBP"]) == (20000, 15000, 20000)
+    assert parse_currency_caps("X", "USD:100,7", default=20000)["CHF"] == 7
+
+
+@pytest.mark.parametrize("spec", ["USD", "USD:", "USD:-1", "US D:5", "USD:1.5"])
+def test_outage_cap_refuses_malformed_entries(spec):
+    with pytest.raises(ImproperlyConfigured):
+        parse_currency_caps("MINTGUARD_OUTAGE_PENDING_CAP", spec, default=20000)
+
+
+def test_outage_pending_cap_reads_the_setting_in_any_form(settings):
+    settings.MINTGUARD_OUTAGE_PENDING_CAP = CurrencyCaps(20000, {"USD": 500})
+    assert (outage_pending_cap("USD"), outage_pending_cap("EUR")) == (500, 20000)
+    settings.MINTGUARD_OUTAGE_PENDING_CAP = 700
+    assert outage_pending_cap("USD") == 700
+    settings.MINTGUARD_OUTAGE_PENDING_CAP = "USD:20000,EUR:15000"
+    assert outage_pending_cap("EUR") == 15000
+
+
+@pytest.mark.parametrize(("spec", "expected"), [("6000/min", (6000, 60)), ("10/s", (10, 1)), ("5 / hour", (5, 3600)),
+                                                ("1/day", (1, 86400))])
+def test_rates_parse(spec, expected):
+    assert parse_rate("X", spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "6000", "0/min", "-1/min", "10/fortnight", "ten/min"])
+def test_malformed_rates_are_refused(spec):
+    with pytest.raises(ImproperlyConfigured):
+        parse_rate("MINTGUARD_API_RATE", spec)
+
+
+def test_cache_defaults_to_local_memory():
+    assert cache_from_url("")["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert cache_from_url("rediss://:pw@cache:6380/0")["LOCATION"] == "rediss://:pw@cache:6380/0"
