@@ -160,3 +160,67 @@ def currency_totals() -> dict[str, tuple[int, int]]:
     """Return {currency: (debits, credits)} over the whole ledger."""
     rows = Posting.objects.values("currency").annotate(debits=_debits, credits=_credits).order_by("currency")
     return {row["currency"]: (row["debits"], row["credits"]) for row in rows}
+
+
+# --- summary -----------------------------------------------------------------------------
+
+OTHER_ACCOUNTS_NAME = "other_clients_accounts"
+
+
+def ledger_summary(*, owner: str | None = None) -> dict:
+    """Return debits and credits per currency and per account, summed in SQL over the postings.
+
+    `balanced` is true when debits equal credits in every currency. With an `owner` (an API
+    client), system accounts and that owner's accounts are listed one by one and every other
+    client's accounts are folded into one `other_clients_accounts` line per currency (id null), so
+    the totals stay whole and no client sees another's accounts. Without one (operators), every
+    account is listed.
+    """
+    rows = (
+        Posting.objects.values(
+            "account_id", "account__name", "account__currency", "account__kind", "account__is_system",
+            "account__owner",
+        )
+        .annotate(debits=_debits, credits=_credits)
+        .order_by()
+    )
+    currencies: dict[str, dict] = {}
+    for row in rows.iterator(chunk_size=2000):
+        currency = currencies.setdefault(row["account__currency"], {"debits": 0, "credits": 0, "accounts": {}})
+        currency["debits"] += row["debits"]
+        currency["credits"] += row["credits"]
+        listed = owner is None or row["account__is_system"] or row["account__owner"] == owner
+        key = row["account_id"] if listed else None
+        line = currency["accounts"].setdefault(key, {
+            "id": key,
+            "name": row["account__name"] if listed else OTHER_ACCOUNTS_NAME,
+            "debits": 0,
+            "credits": 0,
+            # The folded line holds customer accounts only: liabilities, credit-normal.
+            "debit_normal": listed and row["account__kind"] in DEBIT_NORMAL_KINDS,
+            "is_system": listed and row["account__is_system"],
+        })
+        line["debits"] += row["debits"]
+        line["credits"] += row["credits"]
+    summary = {}
+    for code in sorted(currencies):
+        currency = currencies[code]
+        accounts = sorted(
+            currency["accounts"].values(),
+            key=lambda a: (not a["is_system"], a["id"] is None, a["name"], str(a["id"])),
+        )
+        summary[code] = {
+            "debits": currency["debits"],
+            "credits": currency["credits"],
+            "accounts": [
+                {
+                    "id": a["id"],
+                    "name": a["name"],
+                    "debits": a["debits"],
+                    "credits": a["credits"],
+                    "balance": a["debits"] - a["credits"] if a["debit_normal"] else a["credits"] - a["debits"],
+                }
+                for a in accounts
+            ],
+        }
+    return {"balanced": all(c["debits"] == c["credits"] for c in summary.values()), "currencies": summary}

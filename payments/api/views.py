@@ -1,0 +1,282 @@
+"""Orders, pay, checkout, refunds, provider webhooks, an order's ledger entries and the ledger summary.
+
+Thin: parse, call one service, render.
+"""
+
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.selectors import ledger_summary
+from mintguard_site.api.auth import request_owner, visible_owner
+from mintguard_site.api.errors import ApiError, InvalidCursor, InvalidParameter
+from mintguard_site.api.idempotency import idempotent
+from mintguard_site.api.pagination import decode_cursor, encode_cursor, parse_limit
+from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
+from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
+from mintguard_site.api.serializers import NAME_MAX, validated
+from payments import selectors, services, webhooks
+from payments.exceptions import WebhookSignatureInvalid
+from payments.models import Order, OrderStatus, Payment, Refund, WebhookResult
+from payments.providers import get_provider
+from payments.providers.simulator import SIMULATIONS
+
+from . import serializers as s
+
+TAGS = ["orders"]
+SIMULATE_HEADER = "X-Provider-Simulate"
+
+
+def order_body(order: Order) -> dict:
+    return s.OrderSerializer(order).data
+
+
+def payment_body(payment: Payment) -> dict:
+    return s.PaymentSerializer({
+        "id": payment.id, "status": payment.status, "amount": payment.amount,
+        "provider_reference": payment.provider_reference or None,
+        "failure_reason": payment.failure_reason or None, "created_at": payment.created_at,
+    }).data
+
+
+def refund_body(refund: Refund) -> dict:
+    return s.RefundSerializer(refund).data
+
+
+def checkout_body(order: Order) -> dict:
+    return s.CheckoutResponseSerializer({
+        "order_id": order.id, "status": order.status, "ready_to_ship": order.status == OrderStatus.PAID,
+        "failure_reason": order.failure_reason or None,
+    }).data
+
+
+def provider_simulation(request) -> str | None:
+    """Return the outcome the request forces on the simulated provider; ignored for a real one."""
+    value = request.headers.get(SIMULATE_HEADER)
+    if value is None or not get_provider().accepts_simulation:
+        return None
+    if value not in SIMULATIONS:
+        raise InvalidParameter(f"{SIMULATE_HEADER} must be one of {', '.join(sorted(SIMULATIONS))}.")
+    return value
+
+
+ORDER_FILTERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values, description="Only orders in this status."),
+    OpenApiParameter("user_id", OpenApiTypes.STR, description="Only this buyer's orders."),
+]
+SIMULATE_PARAMETER = OpenApiParameter(
+    SIMULATE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, enum=sorted(SIMULATIONS),
+    description="Simulated provider only (ignored by a real one): force the charge's outcome. `timeout` waits "
+                "MINTGUARD_PROVIDER_TIMEOUT and, like `outage`, counts as the provider being unavailable.",
+)
+NOT_PAYABLE = problem(
+    "Conflict: order_not_payable (paid, pending, refunded, or a payment in progress), "
+    "idempotency_key_reused, idempotency_key_in_use", "order_not_payable", 409,
+)
+WEBHOOK_UNAUTHORIZED = problem("Missing or bad signature, or a stale timestamp", "invalid_webhook_signature", 401)
+CHECKOUT_CONFLICT = problem(
+    "Conflict: idempotency_key_reused (same key, another body), idempotency_key_in_use", "idempotency_key_reused", 409,
+)
+NOT_REFUNDABLE = problem(
+    "Conflict: order_not_refundable (not paid, or fully refunded), refund_exceeds_remaining, "
+    "idempotency_key_reused, idempotency_key_in_use", "refund_exceeds_remaining", 409,
+)
+
+
+class OrderListCreate(APIView):
+    @extend_schema(examples=[s.ORDER_LIST_EXAMPLE])
+    @read_route(response=s.OrderListSerializer, summary="List your orders, newest first",
+                parameters=[*LIST_PARAMETERS, *ORDER_FILTERS], tags=TAGS, operation_id="orders_list")
+    def get(self, request):
+        limit = parse_limit(request)
+        status = request.query_params.get("status")
+        if status is not None and status not in OrderStatus.values:
+            raise InvalidParameter(f"status must be one of {', '.join(OrderStatus.values)}.")
+        user_id = request.query_params.get("user_id")
+        if user_id is not None and len(user_id) > NAME_MAX:
+            raise InvalidParameter(f"user_id is at most {NAME_MAX} characters.")
+        position = decode_cursor(request, "orders")
+        if position is not None and len(position) != 2:
+            raise InvalidCursor("The cursor was issued for another list.")
+        orders = selectors.orders_page(
+            owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None,
+            status=status, user_id=user_id,
+        )
+        page, more = orders[:limit], len(orders) > limit
+        next_cursor = encode_cursor("orders", [page[-1].created_at.isoformat(), str(page[-1].id)]) if more else None
+        return Response({"results": [order_body(o) for o in page], "next_cursor": next_cursor})
+
+    @money_route(request=s.OrderCreateSerializer, response=s.OrderSerializer, summary="Create an order",
+                 examples=[s.ORDER_CREATE_EXAMPLE, s.ORDER_EXAMPLE], idempotency_required=False, tags=TAGS)
+    @idempotent(required=False)
+    def post(self, request):
+        data = validated(s.OrderCreateSerializer, request.data)
+        order = services.order_create(
+            owner=request_owner(request), user_id=data["user_id"], amount=data["amount"],
+            currency=data["currency"], seller_id=data["seller_id"], description=data["description"],
+        )
+        return Response(order_body(order), status=201)
+
+
+class OrderDetail(APIView):
+    @extend_schema(examples=[s.ORDER_EXAMPLE])
+    @read_route(response=s.OrderSerializer, summary="Get an order", tags=TAGS)
+    def get(self, request, order_id):
+        return Response(order_body(selectors.order_get(order_id=order_id, owner=visible_owner(request))))
+
+
+class OrderPay(APIView):
+    @extend_schema(parameters=[SIMULATE_PARAMETER])
+    @money_route(
+        request=s.PayRequestSerializer, response=s.PayResponseSerializer,
+        summary="Pay an order (a decline is still 201, with payment and order FAILED)",
+        examples=[s.PAY_REQUEST_EXAMPLE, s.PAY_RESPONSE_EXAMPLE], extra_responses={409: NOT_PAYABLE}, tags=TAGS,
+    )
+    # Not atomic: the provider is called between two short transactions (see payments.services).
+    @idempotent(atomic=False)
+    def post(self, request, order_id):
+        data = validated(s.PayRequestSerializer, request.data)
+        order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
+        result = services.order_pay(
+            order_id=order.id, idempotency_key=request.idempotency_key, buyer_trust=data.get("buyer_trust"),
+            simulate=provider_simulation(request),
+        )
+        return Response({"order": order_body(result.order), "payment": payment_body(result.payment)}, status=201)
+
+
+class Checkout(APIView):
+    @extend_schema(parameters=[SIMULATE_PARAMETER])
+    @money_route(
+        request=s.CheckoutRequestSerializer, response=s.CheckoutResponseSerializer,
+        summary="Create an order and pay it in one call (PAID, FAILED, or PENDING_PAYMENT while the provider is down)",
+        examples=[s.CHECKOUT_REQUEST_EXAMPLE, s.CHECKOUT_PAID_EXAMPLE, s.CHECKOUT_PENDING_EXAMPLE,
+                  s.CHECKOUT_FAILED_EXAMPLE],
+        extra_responses={409: CHECKOUT_CONFLICT}, tags=["checkout"],
+    )
+    # Not atomic: the order and its payment attempt commit first (the recovery point, keyed by the
+    # Idempotency-Key), then the provider is called with no transaction open (see payments.services).
+    @idempotent(atomic=False)
+    def post(self, request):
+        data = validated(s.CheckoutRequestSerializer, request.data)
+        result = services.checkout_create(
+            owner=request_owner(request), checkout_key=request.idempotency_key, buyer_id=data["buyer_id"],
+            seller_id=data["seller_id"], amount=data["amount"], currency=data["currency"],
+            buyer_trust=data["buyer_trust"], simulate=provider_simulation(request),
+        )
+        return Response(checkout_body(result.order), status=201)
+
+
+class WebhookUnauthorized(ApiError):
+    status, code, title = 401, "invalid_webhook_signature", "Invalid webhook signature"
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes):
+    """Parse a raw JSON body strictly (no NaN or Infinity), as a 400 malformed_request when it is not JSON."""
+    try:
+        return json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ParseError(f"JSON parse error: {exc}"[:200]) from None
+
+
+WEBHOOK_HEADERS = [
+    OpenApiParameter(webhooks.ID_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                     description="The delivery's id (Standard Webhooks); part of the signed content."),
+    OpenApiParameter(webhooks.TIMESTAMP_HEADER, OpenApiTypes.INT, OpenApiParameter.HEADER, required=True,
+                     description="Unix seconds when it was signed; refused beyond 5 minutes of our clock."),
+    OpenApiParameter(
+        webhooks.SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+        description="`v1,<base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{raw body}\">`, keyed with the "
+                    "base64-decoded part of a `whsec_...` secret (MINTGUARD_PROVIDER_WEBHOOK_SECRET, comma-separated "
+                    "for rotation). Several signatures may be sent, space-separated; one valid one is enough.",
+    ),
+]
+
+
+class ProviderWebhook(APIView):
+    """The payment provider's events. No API key: the Standard Webhooks signature is the credential."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Receive a provider event (signed; each event_id takes effect once)",
+        description=(
+            "Signed per Standard Webhooks and verified over the raw body before it is parsed. The body's "
+            "`event_id` is the dedupe key: a second delivery answers `duplicate: true` and changes nothing. "
+            "PAID pays a PENDING_PAYMENT order, or one FAILED only because the provider was unavailable, and "
+            "books the ledger once; PAID for a paid order, FAILED after PAID and unknown orders are "
+            "acknowledged and recorded for operators, never posted. FAILED fails a PENDING_PAYMENT order."
+        ),
+        request=s.ProviderWebhookSerializer, auth=[], parameters=WEBHOOK_HEADERS, tags=["webhooks"],
+        responses={200: s.WebhookAckSerializer, 400: BAD_REQUEST, 401: WEBHOOK_UNAUTHORIZED, 422: INVALID},
+        examples=[s.WEBHOOK_EXAMPLE, s.WEBHOOK_ACK_EXAMPLE, s.WEBHOOK_DUPLICATE_EXAMPLE],
+    )
+    def post(self, request):
+        length = request.META.get("CONTENT_LENGTH", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        body = request.body  # the raw bytes that were signed: read before anything parses them
+        try:
+            services.provider_webhook_authenticate(headers=request.headers, body=body)
+        except WebhookSignatureInvalid as exc:
+            raise WebhookUnauthorized(exc.detail) from None
+        try:
+            event = validated(s.ProviderWebhookSerializer, parse_json(body))
+        except (ParseError, ValidationError) as exc:
+            services.provider_webhook_reject(
+                headers=request.headers, body=body, result=WebhookResult.REJECTED_INVALID, detail=str(exc.detail),
+            )
+            raise
+        receipt = services.provider_webhook_receive(
+            headers=request.headers, body=body, event_id=event["event_id"], order_ref=event["order_id"],
+            outcome=event["outcome"],
+        )
+        return Response({"ok": True, "duplicate": receipt.duplicate}, status=200)
+
+
+class OrderRefund(APIView):
+    @money_route(
+        request=s.RefundRequestSerializer, response=s.RefundResponseSerializer,
+        summary="Refund part or all of a paid order (409 refund_exceeds_remaining, order_not_refundable)",
+        examples=[s.REFUND_REQUEST_EXAMPLE, s.REFUND_RESPONSE_EXAMPLE], extra_responses={409: NOT_REFUNDABLE},
+        tags=TAGS,
+    )
+    @idempotent()
+    def post(self, request, order_id):
+        data = validated(s.RefundRequestSerializer, request.data)
+        order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
+        refund = services.refund_create(
+            order=order, amount=data.get("amount"), reason=data["reason"], created_by=request_owner(request),
+            idempotency_key=request.idempotency_key,
+        )
+        order = selectors.order_get(order_id=order.id)
+        return Response({"refund": refund_body(refund), "order": order_body(order)}, status=201)
+
+
+class OrderLedger(APIView):
+    @extend_schema(examples=[s.ORDER_LEDGER_EXAMPLE])
+    @read_route(response=s.OrderLedgerSerializer, summary="The ledger entries of an order's payment and refunds",
+                tags=TAGS)
+    def get(self, request, order_id):
+        order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
+        entries = selectors.order_ledger_entries(order=order)
+        return Response(s.OrderLedgerSerializer({"order_id": order.id, "entries": entries}).data)
+
+
+class LedgerSummary(APIView):
+    @extend_schema(examples=[s.LEDGER_SUMMARY_EXAMPLE])
+    @read_route(
+        response=s.LedgerSummarySerializer, tags=["ledger"],
+        summary="Debits and credits per currency and account over the whole ledger (balanced: debits == credits)",
+    )
+    def get(self, request):
+        return Response(s.LedgerSummarySerializer(ledger_summary(owner=visible_owner(request))).data)

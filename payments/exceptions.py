@@ -1,0 +1,67 @@
+"""Payments errors: `LedgerError` subclasses, so the API's one handler maps them by category."""
+
+from ledger.exceptions import LedgerError
+
+
+class PaymentsError(LedgerError):
+    code = "payments_error"
+    title = "Payments error"
+
+
+class OrderNotFound(PaymentsError):
+    code = "order_not_found"
+    title = "Order not found"
+    category = "not_found"
+
+
+class OrderNotPayable(PaymentsError):
+    code = "order_not_payable"
+    title = "Order is not payable"
+    category = "conflict"
+
+
+class OrderNotRefundable(PaymentsError):
+    code = "order_not_refundable"
+    title = "Order is not refundable"
+    category = "conflict"
+
+
+class RefundExceedsRemaining(PaymentsError):
+    code = "refund_exceeds_remaining"
+    title = "Refund exceeds the remaining paid amount"
+    category = "conflict"
+
+
+class RefundKeyConflict(PaymentsError):
+    """A refund key already used on this order for another amount."""
+
+    code = "idempotency_key_reused"
+    title = "Refund key reused with a different amount"
+    category = "conflict"
+
+
+class InvalidOrderTransition(PaymentsError):
+    """A status change the order's lifecycle does not allow: a bug or a lost race, never ignored."""
+
+    code = "invalid_order_transition"
+    title = "Invalid order status change"
+    category = "conflict"
+
+
+class CheckoutKeyConflict(PaymentsError):
+    """A checkout key that already created an order with other terms (after its idempotency record expired)."""
+
+    code = "idempotency_key_reused"
+    title = "Checkout key reused with a different order"
+    category = "conflict"
+
+
+class WebhookSignatureInvalid(PaymentsError):
+    """A webhook delivery with a missing or wrong signature, or a stale timestamp: not from the provider.
+
+    Its category is not an HTTP one the shared handler knows; the webhook view answers it with 401.
+    """
+
+    code = "invalid_webhook_signature"
+    title = "Invalid webhook signature"
+    category = "unauthenticated"

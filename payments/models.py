@@ -1,0 +1,352 @@
+"""Orders, their payment attempts and refunds, and the simulated provider's own records.
+
+Invariants (services check them first, for clear errors; the database is the last word):
+
+1. An order's amount is positive and 0 <= refunded_amount <= amount (CHECK); its status is one
+   of `OrderStatus` (CHECK) and changes only through `payments.transitions.order_transition`.
+2. A payment attempt is unique per (order, idempotency key): a retry of the client's key resumes
+   the same attempt instead of starting a second charge (UNIQUE).
+3. An order has at most one SUCCEEDED payment and at most one payment in flight (PROCESSING or
+   PENDING) at a time (partial UNIQUE indexes), so two concurrent pays can never both charge.
+4. A SUCCEEDED payment carries the ledger transaction that booked it, posted under reference
+   `payment:<payment id>`; a refund carries its own, under `refund:<refund id>`. The ledger's
+   unique (owner, reference) makes booking either twice impossible.
+5. Refund amounts are positive (CHECK); their sum is the order's refunded_amount, kept under the
+   order's row lock. A caller's refund key is unique per order (UNIQUE), so a repeated key
+   returns the first refund.
+6. The simulated provider's charges and refunds are unique per provider idempotency key, as a real
+   provider's are: asking twice returns the first answer.
+7. A checkout creates at most one order per (owner, checkout key) (partial UNIQUE), so a retried
+   checkout resumes its order instead of creating a second one.
+8. Every inbound provider webhook is a `WebhookEvent` row; among the deliveries of one `event_id`
+   exactly one is not a duplicate (partial UNIQUE on event_id), so an event takes effect once however
+   many times, and however concurrently, it is delivered.
+9. Every provider outcome applied to an order (webhook, operator, expiry) leaves a
+   `PaymentConfirmation` row saying who applied what and what it did.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ledger.models import Transaction
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "CREATED", "Created"
+    PENDING_PAYMENT = "PENDING_PAYMENT", "Pending payment"
+    PAID = "PAID", "Paid"
+    FAILED = "FAILED", "Failed"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED", "Partially refunded"
+    REFUNDED = "REFUNDED", "Refunded"
+
+
+class BuyerTrust(models.TextChoices):
+    TRUSTED = "trusted", "Trusted"
+    STANDARD = "standard", "Standard"
+    NEW = "new", "New"
+
+
+class PaymentStatus(models.TextChoices):
+    PROCESSING = "PROCESSING", "Processing"  # committed before the provider call: the recovery point
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+    PENDING = "PENDING", "Pending"  # provider unavailable, buyer trusted: awaiting confirmation
+
+
+class RefundStatus(models.TextChoices):
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+
+
+IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.PROCESSING, PaymentStatus.PENDING)
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=64, help_text="The API client (or operator) it belongs to.")
+    user_id = models.CharField(max_length=64, help_text="The buyer, as the client identifies them.")
+    seller_id = models.CharField(max_length=64, null=True, blank=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=12)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+    refunded_amount = models.BigIntegerField(default=0)
+    buyer_trust = models.CharField(max_length=10, choices=BuyerTrust.choices, default=BuyerTrust.STANDARD)
+    description = models.CharField(max_length=500, blank=True, default="")
+    failure_reason = models.CharField(max_length=100, blank=True, default="")
+    # NULL, not "": orders made outside a checkout stay out of the partial unique index.
+    checkout_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, help_text="The Idempotency-Key of the checkout that created it."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive"),
+            models.UniqueConstraint(
+                fields=["owner", "checkout_key"],
+                condition=Q(checkout_key__isnull=False),
+                name="payments_order_checkout_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="payments_order_refunded_within_amount",
+            ),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="payments_order_status_valid"),
+            models.CheckConstraint(
+                condition=Q(buyer_trust__in=BuyerTrust.values), name="payments_order_buyer_trust_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="payments_order_owner_recent"),
+            models.Index(fields=["status", "-created_at"], name="payments_order_status_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.id} ({self.status})"
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.refunded_amount
+
+
+class Payment(models.Model):
+    """One attempt to charge an order, keyed by the client's Idempotency-Key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    status = models.CharField(max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.PROCESSING)
+    amount = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=255, help_text="The client's key for this attempt.")
+    provider_reference = models.CharField(max_length=100, blank=True, default="")
+    failure_reason = models.CharField(max_length=100, blank=True, default="")
+    ledger_transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.values), name="payments_payment_status_valid"
+            ),
+            models.UniqueConstraint(fields=["order", "idempotency_key"], name="payments_payment_key_unique"),
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status=PaymentStatus.SUCCEEDED), name="payments_payment_one_success"
+            ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(status__in=IN_FLIGHT_PAYMENT_STATUSES),
+                name="payments_payment_one_in_flight",
+            ),
+            # A booked payment is a succeeded one, and a succeeded one is booked.
+            models.CheckConstraint(
+                condition=Q(status=PaymentStatus.SUCCEEDED, ledger_transaction__isnull=False)
+                | (~Q(status=PaymentStatus.SUCCEEDED) & Q(ledger_transaction__isnull=True)),
+                name="payments_payment_succeeded_is_booked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment {self.id} ({self.status})"
+
+    @property
+    def provider_key(self) -> str:
+        """The idempotency key sent to the provider: one per attempt, so a retry never charges twice."""
+        return f"payment:{self.id}"
+
+
+class Refund(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    reason = models.CharField(max_length=500, blank=True, default="")
+    status = models.CharField(max_length=12, choices=RefundStatus.choices, default=RefundStatus.SUCCEEDED)
+    ledger_transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="refund")
+    created_by = models.CharField(max_length=64, help_text="API client owner or operator who asked for it.")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    provider_reference = models.CharField(
+        max_length=100, blank=True, default="", help_text="Empty until the provider acknowledged the refund."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="payments_refund_status_valid"),
+            # Keys are the caller's: two callers may use the same key string on one order.
+            models.UniqueConstraint(
+                fields=["order", "created_by", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="payments_refund_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.id} ({self.amount})"
+
+    @property
+    def provider_key(self) -> str:
+        return f"refund:{self.id}"
+
+
+class SimulatedCharge(models.Model):
+    """What the simulated provider remembers of a charge: its answer, by the key it was sent."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        DECLINED = "declined"
+
+    id = models.BigAutoField(primary_key=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=12)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reference = models.CharField(max_length=100, unique=True)
+    failure_reason = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simcharge_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.outcome})"
+
+
+class SimulatedRefund(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    charge_reference = models.CharField(max_length=100)
+    amount = models.BigIntegerField()
+    reference = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simrefund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ConfirmationSource(models.TextChoices):
+    WEBHOOK = "webhook", "Provider webhook"
+    OPERATOR = "operator", "Operator"
+    EXPIRY = "expiry", "Pending expiry"
+
+
+class ConfirmationOutcome(models.TextChoices):
+    PAID = "PAID", "Paid"
+    FAILED = "FAILED", "Failed"
+
+
+class ConfirmationResult(models.TextChoices):
+    """What applying a provider outcome to an order did (`payment_outcome_apply`)."""
+
+    APPLIED = "applied", "Applied"
+    IGNORED_ALREADY_PAID = "ignored_already_paid", "Ignored: order already paid"
+    IGNORED_FAILED_AFTER_PAID = "ignored_failed_after_paid", "Ignored: FAILED after PAID"
+    IGNORED_ALREADY_FAILED = "ignored_already_failed", "Ignored: order already failed"
+    IGNORED_NOT_PENDING = "ignored_not_pending", "Ignored: order not awaiting confirmation"
+    IGNORED_PAYMENT_IN_PROGRESS = "ignored_payment_in_progress", "Ignored: another payment attempt in progress"
+
+
+class PaymentConfirmation(models.Model):
+    """One provider outcome applied to an order, by a webhook, an operator or the pending expiry."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="confirmations")
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations",
+        help_text="The payment whose status it changed, when it changed one.",
+    )
+    outcome = models.CharField(max_length=10, choices=ConfirmationOutcome.choices)
+    source = models.CharField(max_length=10, choices=ConfirmationSource.choices)
+    actor = models.CharField(max_length=150, blank=True, default="", help_text="Operator username, or empty.")
+    note = models.CharField(max_length=500, blank=True, default="")
+    result = models.CharField(max_length=40, choices=ConfirmationResult.choices)
+    status_before = models.CharField(max_length=20, choices=OrderStatus.choices)
+    status_after = models.CharField(max_length=20, choices=OrderStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=ConfirmationOutcome.values), name="payments_confirmation_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ConfirmationSource.values), name="payments_confirmation_source_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["order", "-created_at"], name="payments_confirmation_order")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} by {self.source} on order {self.order_id}: {self.result}"
+
+
+class WebhookResult(models.TextChoices):
+    """What became of one webhook delivery: a ConfirmationResult, or why it was refused or skipped."""
+
+    APPLIED = "applied", "Applied"
+    IGNORED_ALREADY_PAID = "ignored_already_paid", "Ignored: order already paid"
+    IGNORED_FAILED_AFTER_PAID = "ignored_failed_after_paid", "Ignored: FAILED after PAID"
+    IGNORED_ALREADY_FAILED = "ignored_already_failed", "Ignored: order already failed"
+    IGNORED_NOT_PENDING = "ignored_not_pending", "Ignored: order not awaiting confirmation"
+    IGNORED_PAYMENT_IN_PROGRESS = "ignored_payment_in_progress", "Ignored: another payment attempt in progress"
+    IGNORED_UNKNOWN_ORDER = "ignored_unknown_order", "Ignored: unknown order"
+    DUPLICATE = "duplicate", "Duplicate event"
+    REJECTED_SIGNATURE = "rejected_signature", "Rejected: bad signature or timestamp"
+    REJECTED_INVALID = "rejected_invalid", "Rejected: invalid body"
+
+
+class WebhookEvent(models.Model):
+    """One inbound provider webhook delivery, stored whatever became of it, for operators.
+
+    `event_id` is the body's event id, on every delivery whose signature was valid (empty on the
+    others: an unsigned body is not evidence of anything). The first delivery of an event id is the
+    one with `is_duplicate=False`; a partial UNIQUE index makes it the only one, so concurrent
+    deliveries of one event race on the database, not in Python.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event_id = models.CharField(max_length=64, blank=True, default="")
+    is_duplicate = models.BooleanField(default=False)
+    webhook_id = models.CharField(max_length=255, blank=True, default="", help_text="The webhook-id header.")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="webhook_events"
+    )
+    order_ref = models.CharField(max_length=64, blank=True, default="", help_text="The body's order_id, as sent.")
+    outcome = models.CharField(max_length=10, blank=True, default="")
+    result = models.CharField(max_length=40, choices=WebhookResult.choices)
+    detail = models.CharField(max_length=500, blank=True, default="", help_text="Why it was refused, if it was.")
+    headers = models.JSONField(default=dict, blank=True, help_text="The headers of interest, as received.")
+    body = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"],
+                condition=Q(is_duplicate=False) & ~Q(event_id=""),
+                name="payments_webhook_event_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(result__in=WebhookResult.values), name="payments_webhook_result_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-received_at"], name="payments_webhook_recent"),
+            models.Index(fields=["event_id"], name="payments_webhook_event_id"),
+            models.Index(fields=["result", "-received_at"], name="payments_webhook_result_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.event_id or self.webhook_id or self.id} ({self.result})"

@@ -1,0 +1,145 @@
+"""Standard Webhooks signatures on the provider's webhooks: verify what comes in, sign for the demo.
+
+The scheme (https://www.standardwebhooks.com/, "Verifying webhook authenticity"):
+
+- headers `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`;
+- the signed content is `{webhook-id}.{webhook-timestamp}.{raw body}`, byte for byte as received
+  (verify before parsing: re-serialised JSON would not be the bytes that were signed);
+- the signature is base64(HMAC-SHA256(key, signed content)), sent as `v1,<base64>`; the header
+  may carry several, space-separated (a provider rotating its secret signs with both);
+- a secret is `whsec_<base64>` and the HMAC key is the base64-decoded part. A secret pasted
+  without its prefix is base64-decoded too, as the reference libraries do; one that is not base64
+  at all (the development and test defaults are such strings) is used as its raw UTF-8 bytes;
+- a timestamp more than 5 minutes from our clock is refused, so a captured delivery cannot be
+  replayed later; within the window, the event id's uniqueness makes a replay a harmless duplicate.
+
+MINTGUARD_PROVIDER_WEBHOOK_SECRET holds one secret or several, comma-separated: all verify, the
+first signs. Comparisons are constant-time (`hmac.compare_digest`).
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+SIGNATURE_VERSION = "v1"
+TOLERANCE_SECONDS = 5 * 60
+MAX_WEBHOOK_ID_LENGTH = 255
+ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
+# What an operator needs to see of a delivery; values are cut to this length when stored.
+HEADERS_OF_INTEREST = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER, "content-type", "content-length", "user-agent")
+STORED_HEADER_LENGTH = 512
+
+
+class WebhookVerificationError(Exception):
+    """A delivery that does not prove it comes from the provider; the message says why."""
+
+
+def configured_secrets() -> list[str]:
+    """Return the configured signing secrets, the one that signs first."""
+    raw = str(getattr(settings, "MINTGUARD_PROVIDER_WEBHOOK_SECRET", "") or "")
+    return [secret.strip() for secret in raw.split(",") if secret.strip()]
+
+
+def secret_key(secret: str) -> bytes:
+    """Return the HMAC key of a secret: its base64-decoded part, or its UTF-8 bytes if it is not base64.
+
+    Raise ValueError for a `whsec_` secret whose base64 does not decode.
+    """
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        if secret.startswith(SECRET_PREFIX):
+            raise ValueError("a whsec_ secret must be followed by base64") from None
+        return secret.encode()
+    if not key:
+        raise ValueError("a webhook secret must not be empty")
+    return key
+
+
+def _usable_keys(secrets: list[str]) -> list[bytes]:
+    keys = []
+    for index, secret in enumerate(secrets):
+        try:
+            keys.append(secret_key(secret))
+        except ValueError as exc:
+            # Refused at startup by the payments.E001 check; never a 500 on a delivery.
+            logger.error("webhook secret #%d is unusable: %s", index + 1, exc)
+    return keys
+
+
+def signature(*, key: bytes, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """Return the `v1,<base64>` signature of a delivery."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
+
+
+def sign(*, secret: str, webhook_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Return the three Standard Webhooks headers for a delivery of `body` signed with `secret`."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        ID_HEADER: webhook_id,
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: signature(key=secret_key(secret), webhook_id=webhook_id, timestamp=stamp, body=body),
+    }
+
+
+def verify(*, headers: Mapping[str, str], body: bytes, secrets: list[str], now: float | None = None) -> None:
+    """Return if one of the delivery's signatures matches one of the secrets; else raise WebhookVerificationError."""
+    webhook_id = headers.get(ID_HEADER)
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    signatures = headers.get(SIGNATURE_HEADER)
+    missing = [name for name, value in ((ID_HEADER, webhook_id), (TIMESTAMP_HEADER, timestamp),
+                                        (SIGNATURE_HEADER, signatures)) if not value]
+    if missing:
+        raise WebhookVerificationError(f"Missing header(s): {', '.join(missing)}.")
+    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH or not webhook_id.isascii() or not webhook_id.isprintable():
+        raise WebhookVerificationError(f"{ID_HEADER} must be 1-{MAX_WEBHOOK_ID_LENGTH} printable ASCII characters.")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        raise WebhookVerificationError(f"{TIMESTAMP_HEADER} must be unix seconds.")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        raise WebhookVerificationError(
+            f"{TIMESTAMP_HEADER} is more than {TOLERANCE_SECONDS // 60} minutes from the server's clock."
+        )
+    expected = [
+        signature(key=key, webhook_id=webhook_id, timestamp=timestamp, body=body).encode()
+        for key in _usable_keys(secrets)
+    ]
+    offered = [candidate.encode() for candidate in signatures.split(" ") if candidate.startswith("v1,")]
+    # Compare every pair, without stopping early: the time taken says nothing about which matched.
+    matched = False
+    for candidate in offered:
+        for wanted in expected:
+            matched |= hmac.compare_digest(candidate, wanted)
+    if not matched:
+        raise WebhookVerificationError("No valid signature for this webhook.")
+
+
+def headers_of_interest(headers: Mapping[str, str]) -> dict[str, str]:
+    """Return the headers an operator needs to see of a delivery, each cut to a storable length."""
+    return {
+        name: _storable(value)[:STORED_HEADER_LENGTH]
+        for name in HEADERS_OF_INTEREST
+        if (value := headers.get(name)) is not None
+    }
+
+
+def storable_body(body: bytes, *, limit: int) -> str:
+    """Return the body as text a database can store: decoded leniently, cut to `limit` characters."""
+    return _storable(body[:limit].decode("utf-8", errors="replace"))
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; an attacker's body must not turn into a 500.
+    return text.replace("\x00", "\ufffd")
