@@ -4,7 +4,7 @@ VENV := .venv/.installed
 PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run migrate shell test test-sqlite test-postgres clean
+.PHONY: help run migrate shell test test-sqlite test-postgres lint clean
 
 help: ## List the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -36,6 +36,10 @@ test-sqlite: $(VENV) ## Tests on SQLite (PYTEST_ARGS="-k ..." to narrow)
 
 test-postgres: $(VENV) ## Tests on a private PostgreSQL cluster started for this run
 	$(PYTHON) scripts/with_postgres.py -- .venv/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV) ## Ruff (pycodestyle, pyflakes, isort, bugbear, security, Django rules) and bandit
+	.venv/bin/ruff check .
+	.venv/bin/bandit -c pyproject.toml -q -r .
 
 clean: ## Remove local databases, collected static files and caches (keeps .venv)
 	rm -rf var/*.sqlite3 var/*.sqlite3-* staticfiles .pytest_cache .ruff_cache .hypothesis test-results

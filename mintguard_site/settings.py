@@ -1,7 +1,9 @@
 """MintGuard settings, read from the environment.
 
 One module serves development and production: `DEBUG` decides which defaults are safe.
-Production (DEBUG off) refuses to start without `SECRET_KEY`.
+Production (DEBUG off) refuses to start without `SECRET_KEY` and
+`MINTGUARD_PROVIDER_WEBHOOK_SECRET`, and turns on HTTPS protections unless `MINTGUARD_HTTPS=false`.
+docs/operations.md lists every variable.
 """
 
 import os
@@ -10,19 +12,18 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from mintguard_site.conf import (
+    DEFAULT_OUTAGE_PENDING_CAP,
+    cache_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    parse_currency_caps,
+    parse_rate,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -31,7 +32,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105
+    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105  # nosec B105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 
@@ -52,9 +53,12 @@ INSTALLED_APPS = [
     "ledger",
     "wallets",
     "payments",
+    "operators",
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request id, a log line and metrics for every response, redirects included.
+    "mintguard_site.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,6 +136,67 @@ STORAGES = {
 
 LOGIN_URL = "/login/"
 
+# --- Security ----------------------------------------------------------------------------
+# MINTGUARD_HTTPS (default: on when DEBUG is off) turns on the SSL redirect, HSTS and secure
+# cookies. `false` is for plain HTTP on a trusted network (compose without TLS in front).
+MINTGUARD_HTTPS = env_bool("MINTGUARD_HTTPS", not DEBUG)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The TLS-terminating proxy says the original scheme in this header; it must overwrite a
+# client's own. Empty MINTGUARD_PROXY_SSL_HEADER: not behind such a proxy.
+_proxy_ssl_header = os.environ.get("MINTGUARD_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# How many proxies append to X-Forwarded-For in front of us: the client IP used by the login
+# rate limit and the logs is the address the outermost trusted proxy saw. 0: REMOTE_ADDR.
+MINTGUARD_PROXY_HOPS = env_int("MINTGUARD_PROXY_HOPS", 0)
+SESSION_COOKIE_HTTPONLY = True
+if MINTGUARD_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # Probes and scrapers talk plain HTTP to the container, past the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("MINTGUARD_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MINTGUARD_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("MINTGUARD_HSTS_PRELOAD", True)
+elif not DEBUG:
+    # The operator chose plain HTTP explicitly: the deploy checks about HTTPS do not apply.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+
+# --- Cache (rate limits) -----------------------------------------------------------------
+# Local memory by default: limits then count per worker process. CACHE_URL=redis://... shares
+# them across workers and machines.
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", ""))}
+
+# --- Logs --------------------------------------------------------------------------------
+# One JSON object per line on stderr, like gunicorn's own log, so command output on stdout
+# (`reconcile --json`) stays clean. MINTGUARD_LOG_FORMAT=text for humans at a terminal.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "mintguard_site.observability.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "mintguard_site.observability.logs.JsonFormatter"},
+        "text": {"()": "mintguard_site.observability.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "filters": ["request_context"],
+            "formatter": "text" if os.environ.get("MINTGUARD_LOG_FORMAT", "json") == "text" else "json",
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log line replaces Django's own 4xx/5xx lines (the 5xx traceback stays).
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
 # --- MintGuard business settings -------------------------------------------------------
 
 
@@ -150,6 +215,55 @@ MINTGUARD_ASSETS = parse_assets(os.environ.get("MINTGUARD_ASSETS", "GOLD:0"))
 MINTGUARD_IDEMPOTENCY_TTL = int(os.environ.get("MINTGUARD_IDEMPOTENCY_TTL", "86400"))
 MINTGUARD_PLATFORM_FEE_BPS = int(os.environ.get("MINTGUARD_PLATFORM_FEE_BPS", "0"))
 MINTGUARD_PROVIDER_TIMEOUT = float(os.environ.get("MINTGUARD_PROVIDER_TIMEOUT", "0.5"))
+
+
+def _env_probability(name: str) -> float:
+    """Parse a rate from 0 to 1 (a probability for the simulator's dice, never money)."""
+    raw = os.environ.get(name, "").strip() or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number from 0 to 1, not {raw!r}.") from None
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name} must be from 0 to 1, not {value}.")
+    return value
+
+
+# The simulated provider (the default provider): outcomes of charges no X-Provider-Simulate header
+# forced, drawn from a hash of the seed and the charge's key (the same attempt, the same outcome, in
+# every process); success takes what the rates leave. MINTGUARD_SIMULATOR_OUTAGE=true: it is down.
+MINTGUARD_SIMULATOR_SEED = os.environ.get("MINTGUARD_SIMULATOR_SEED", "mintguard")
+MINTGUARD_SIMULATOR_OUTAGE = env_bool("MINTGUARD_SIMULATOR_OUTAGE", False)
+MINTGUARD_SIMULATOR_OUTAGE_RATE = _env_probability("MINTGUARD_SIMULATOR_OUTAGE_RATE")
+MINTGUARD_SIMULATOR_TIMEOUT_RATE = _env_probability("MINTGUARD_SIMULATOR_TIMEOUT_RATE")
+MINTGUARD_SIMULATOR_DECLINE_RATE = _env_probability("MINTGUARD_SIMULATOR_DECLINE_RATE")
+if MINTGUARD_SIMULATOR_OUTAGE_RATE + MINTGUARD_SIMULATOR_TIMEOUT_RATE + MINTGUARD_SIMULATOR_DECLINE_RATE > 1:
+    raise ImproperlyConfigured("The MINTGUARD_SIMULATOR_*_RATE settings must add up to at most 1.")
+# Provider webhook signing secret(s), comma-separated for rotation (the first signs, all verify).
+MINTGUARD_PROVIDER_WEBHOOK_SECRET = os.environ.get("MINTGUARD_PROVIDER_WEBHOOK_SECRET", "").strip()
+if not MINTGUARD_PROVIDER_WEBHOOK_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("MINTGUARD_PROVIDER_WEBHOOK_SECRET must be set when DEBUG is off.")
+    MINTGUARD_PROVIDER_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105  # nosec B105
+MINTGUARD_PROVIDER_WEBHOOK_SECRETS = env_list("MINTGUARD_PROVIDER_WEBHOOK_SECRET") or [
+    MINTGUARD_PROVIDER_WEBHOOK_SECRET
+]
+# Outage mode: the most a trusted buyer may leave pending, in minor units; `20000` for every
+# currency or `USD:20000,EUR:15000` (others get 20000). Read it with conf.outage_pending_cap().
+MINTGUARD_OUTAGE_PENDING_CAP = parse_currency_caps(
+    "MINTGUARD_OUTAGE_PENDING_CAP", os.environ.get("MINTGUARD_OUTAGE_PENDING_CAP", ""),
+    default=DEFAULT_OUTAGE_PENDING_CAP,
+)
+# /metrics wants `Authorization: Bearer <token>` when this is set; unset, it is open.
+MINTGUARD_METRICS_TOKEN = os.environ.get("MINTGUARD_METRICS_TOKEN", "").strip()
+# Requests per API key (operators: per user) in a fixed window; 429 with Retry-After beyond.
+MINTGUARD_API_RATE = os.environ.get("MINTGUARD_API_RATE", "6000/min").strip()
+# Dashboard login attempts, counted per client IP and per username alike.
+MINTGUARD_LOGIN_RATE = os.environ.get("MINTGUARD_LOGIN_RATE", "10/min").strip()
+parse_rate("MINTGUARD_API_RATE", MINTGUARD_API_RATE)
+parse_rate("MINTGUARD_LOGIN_RATE", MINTGUARD_LOGIN_RATE)
+# Drift records kept on a stored reconciliation run (all are counted).
+MINTGUARD_RECONCILIATION_MAX_DRIFTS = env_int("MINTGUARD_RECONCILIATION_MAX_DRIFTS", 1000, minimum=1)
 if not 0 <= MINTGUARD_PLATFORM_FEE_BPS <= 10_000:
     raise ImproperlyConfigured("MINTGUARD_PLATFORM_FEE_BPS must be between 0 and 10000.")
 
@@ -167,6 +281,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["mintguard_site.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "mintguard_site.api.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["mintguard_site.ratelimit.ApiClientRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": False,
@@ -186,6 +301,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Errors are served as application/problem+json: document them so (mintguard_site/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mintguard_site.api.schema.problem_media_type",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "EntryTypeEnum": ["DEBIT", "CREDIT"],
         "AccountMovementTypeEnum": ["deposit", "withdrawal"],

@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from mintguard_site import health
 from mintguard_site.api.errors import api_not_found
+from mintguard_site.observability.views import metrics_view
 
 api_v1 = [
     path("", include("ledger.api.urls")),
@@ -13,6 +15,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Operations: public probes, and metrics behind MINTGUARD_METRICS_TOKEN when it is set.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,6 +27,11 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     # Unknown API paths answer in problem+json even with DEBUG on.
     re_path(r"^api/", api_not_found),
+    # The operators' dashboard (API.md "Dashboard routes"): server-rendered pages with htmx.
+    path("", include("operators.urls")),
+    path("", include("payments.urls")),
+    path("", include("ledger.urls")),
+    path("", include("wallets.urls")),
 ]
 
 handler400 = "mintguard_site.api.errors.handler400"

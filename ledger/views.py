@@ -1,0 +1,139 @@
+"""Dashboard pages of the ledger: accounts and balances, an account's statement, a transaction's
+postings, and reconciliation. Thin: parse, call a selector or service, render.
+
+The ledger's core (models, services, selectors) never imports the dashboard; these views do.
+"""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from operators import selectors as dashboard
+from operators.dashboard import PAGE_SIZE, cursor_position, operator_required, page_of, render_page, wants_partial
+from operators.services import reconciliation_start
+
+from .models import Account, ReconciliationRun, Transaction
+from .reconciliation import reconcile_run
+from .selectors import statement_page
+
+# A poll gives up after this long: the worker that ran it may have been recycled.
+RECONCILIATION_POLL_LIMIT = timedelta(minutes=10)
+
+
+def _get_or_404(queryset, pk):
+    try:
+        return queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, ValidationError):
+        raise Http404("Not found.") from None
+
+
+@require_GET
+@operator_required("ledger.view_account")
+def account_list(request):
+    filters = {"q": request.GET.get("q", "")[:64], "currency": request.GET.get("currency", "")[:12]}
+    rows = dashboard.customer_accounts(**filters, limit=PAGE_SIZE + 1, after=cursor_position(request, "accounts"))
+    accounts, next_cursor = page_of(rows, scope="accounts", limit=PAGE_SIZE,
+                                    position=lambda a: [a.created_at.isoformat(), str(a.pk)])
+    context = {
+        "accounts": accounts, "next_cursor": next_cursor, "filters": filters,
+        "names": dashboard.owner_names(a.owner for a in accounts),
+    }
+    if not wants_partial(request):
+        context |= {
+            "books": dashboard.ledger_books(),
+            "system": dashboard.system_account_matrix(),
+            "currencies": dashboard.account_currencies(),
+        }
+    return render_page(request, "ledger/account_list.html", context, partial="ledger/_account_results.html")
+
+
+@require_GET
+@operator_required("ledger.view_account")
+def account_detail(request, account_id):
+    account = _get_or_404(Account.objects.select_related("balance_row"), account_id)
+    scope = f"statement:{account.pk}"
+    position = cursor_position(request, scope)
+    rows = statement_page(account=account, limit=PAGE_SIZE + 1, before_entry=position[0] if position else None)
+    entries, next_cursor = page_of(rows, scope=scope, limit=PAGE_SIZE, position=lambda p: [p.entry_number])
+    return render_page(request, "ledger/account_detail.html", {
+        "account": account, "entries": entries, "next_cursor": next_cursor,
+        "names": dashboard.owner_names([account.owner]),
+    }, partial="ledger/_statement_results.html")
+
+
+@require_GET
+@operator_required("ledger.view_transaction")
+def transaction_detail(request, transaction_id):
+    try:
+        txn, postings = dashboard.transaction_detail(transaction_id=transaction_id)
+    except (Transaction.DoesNotExist, ValueError, ValidationError):
+        raise Http404("No such transaction.") from None
+    return render_page(request, "ledger/transaction_detail.html", {
+        "txn": txn, "postings": postings,
+        "debits": sum(p.amount for p in postings if p.direction == "DEBIT"),
+        "credits": sum(p.amount for p in postings if p.direction == "CREDIT"),
+        "names": dashboard.owner_names([txn.owner]),
+    })
+
+
+# --- reconciliation ------------------------------------------------------------------------
+
+
+def _reconciliation_context(request, *, selected_id=None) -> dict:
+    runs = dashboard.reconciliation_runs()
+    selected = None
+    if selected_id:
+        selected = ReconciliationRun.objects.filter(pk=selected_id).first() if str(selected_id).isdigit() else None
+    elif runs:
+        selected = ReconciliationRun.objects.get(pk=runs[0].pk)
+    return {
+        "runs": runs,
+        "selected": selected,
+        "can_run": request.user.has_perm("operators.run_reconciliation"),
+    }
+
+
+@require_GET
+@operator_required("ledger.view_reconciliationrun")
+def reconciliation(request):
+    context = _reconciliation_context(request, selected_id=request.GET.get("run"))
+    context["books"] = dashboard.ledger_books()
+    return render_page(request, "ledger/reconciliation.html", context, partial="ledger/_reconciliation_panel.html")
+
+
+@require_POST
+@operator_required("operators.run_reconciliation")
+def reconciliation_run(request):
+    """Start a run. htmx polls for its result; without JavaScript the request waits for it."""
+    if not wants_partial(request):
+        run = reconcile_run()
+        return redirect(f"{reverse('ledger:reconciliation')}?run={run.pk}")
+    since, started_now = reconciliation_start()
+    return render_page(request, "ledger/reconciliation.html", {
+        "since": since.isoformat(), "already_running": not started_now,
+    }, partial="ledger/_reconciliation_running.html", status=202)
+
+
+@require_GET
+@operator_required("ledger.view_reconciliationrun")
+def reconciliation_status(request):
+    """Answer a poll: still running (poll again), or the panel with the run that finished."""
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        since = None
+    if since is None or timezone.is_naive(since):
+        return render_page(request, "ledger/reconciliation.html", _reconciliation_context(request),
+                           partial="ledger/_reconciliation_panel.html")
+    finished = ReconciliationRun.objects.filter(started_at__gte=since).order_by("started_at", "id").first()
+    if finished is None and timezone.now() - since < RECONCILIATION_POLL_LIMIT:
+        return render_page(request, "ledger/reconciliation.html", {"since": since.isoformat()},
+                           partial="ledger/_reconciliation_running.html", status=202)
+    context = _reconciliation_context(request, selected_id=finished.pk if finished else None)
+    context["lost"] = finished is None
+    return render_page(request, "ledger/reconciliation.html", context, partial="ledger/_reconciliation_panel.html")

@@ -1,0 +1,89 @@
+"""The audit log of operator actions, and the permissions of the dashboard's actions.
+
+Invariants:
+1. Audit entries are append-only: `save()` refuses to update a stored entry, `delete()` and the
+   queryset's `update()`/`delete()` refuse outright, the admin is read-only, and no change or
+   delete permission exists for them. PostgreSQL: a trigger raises on UPDATE and DELETE.
+2. An entry is written in the same database transaction as the action it records (the services
+   in `operators.services` do both), so the log never claims an action that rolled back, and no
+   action commits without its entry.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .exceptions import AuditEntryImmutable
+
+
+class AuditAction(models.TextChoices):
+    REFUND_CREATED = "refund.created", "Refund created"
+    PAYMENT_RESOLVED = "payment.resolved", "Pending payment resolved"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditEntryImmutable("Audit entries are append-only.")
+
+    def delete(self):
+        raise AuditEntryImmutable("Audit entries are append-only.")
+
+
+class AuditEntry(models.Model):
+    """Who did what to which row, when, with the row's state before and after."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # PROTECT: an operator who acted is deactivated, never deleted, so the log keeps its author.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_entries")
+    actor_name = models.CharField(max_length=150, help_text="The username at the time of the action.")
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=32, help_text="What was acted on: order, api_client.")
+    target_id = models.CharField(max_length=64)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=500, blank=True, default="")
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        # Only "view": there is no permission that could let anyone change or delete an entry.
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created_at"], name="operators_audit_target"),
+            models.Index(fields=["-created_at", "-id"], name="operators_audit_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_type} {self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditEntryImmutable(f"Audit entry {self.pk} is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditEntryImmutable(f"Audit entry {self.pk} is append-only.")
+
+
+class DashboardPermission(models.Model):
+    """Carries the permissions of the dashboard's actions; it has no table and no rows.
+
+    Django permissions belong to a model; these guard actions on other apps' rows (refund an order,
+    resolve a payment), so they live here instead of on those apps' models.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("refund_order", "Can refund paid orders"),
+            ("resolve_pending", "Can mark pending payments paid or failed"),
+            ("run_reconciliation", "Can run a reconciliation"),
+        ]
+
+    def __str__(self) -> str:
+        return "dashboard permissions"

@@ -1,0 +1,46 @@
+"""The dashboard's roles: Django groups holding Django permissions.
+
+    viewer    reads everything: view_* on every model of ledger, payments, wallets and the audit log
+    operator  viewer + refund orders, resolve pending payments, run reconciliation
+    admin     operator + manage API keys (api.view/add/change_apiclient)
+
+Every view checks a permission, never a group name, so a superuser (who has every permission)
+passes every check and a custom group works as well as these three.
+"""
+
+from django.apps import apps as global_apps
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Q
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+
+VIEWED_APPS = ("ledger", "payments", "wallets", "operators")
+OPERATOR_PERMISSIONS = ("operators.refund_order", "operators.resolve_pending", "operators.run_reconciliation")
+ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient")
+
+
+def role_permissions(Permission, role: str):
+    """Return the Permission rows of a role, as a queryset of the given Permission model."""
+    granted = Q(content_type__app_label__in=VIEWED_APPS, codename__startswith="view_")
+    named = (*OPERATOR_PERMISSIONS, *ADMIN_PERMISSIONS) if role == ADMIN else OPERATOR_PERMISSIONS
+    if role in (OPERATOR, ADMIN):
+        for perm in named:
+            app_label, codename = perm.split(".")
+            granted |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(granted)
+
+
+def roles_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create the three groups and grant them every permission of their role that is missing.
+
+    Grants only add: permissions an administrator gave a group by hand stay.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role in (VIEWER, OPERATOR, ADMIN):
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.add(*role_permissions(Permission, role).using(using))
+
+
+def roles_sync_after_migrate(sender, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
+    roles_sync(apps=apps, using=using)

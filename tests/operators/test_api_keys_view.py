@@ -1,0 +1,48 @@
+"""API keys from the dashboard (admin role): created once-visible, revoked at once, both audited."""
+
+import pytest
+
+from mintguard_site.api.models import ApiClient, hash_api_key
+from mintguard_site.api.services import api_client_create
+from operators.models import AuditAction, AuditEntry
+
+from .conftest import htmx
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_admin_creates_a_key_that_is_shown_once_and_stored_hashed(admin_role):
+    response = admin_role.post("/api-keys/new/", {"name": "checkout-service"}, **htmx())
+
+    assert response.status_code == 201
+    client = ApiClient.objects.get(name="checkout-service")
+    key = response.content.decode().split('<div class="secret">')[1].split("</div>")[0]
+    assert client.key_hash == hash_api_key(key)
+    assert key not in admin_role.get("/api-keys/").content.decode()
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target_id, entry.after["name"]) == (AuditAction.API_KEY_CREATED, str(client.pk),
+                                                                    "checkout-service")
+    assert key not in str(entry.after)
+
+
+def test_a_duplicate_name_is_refused_inline(admin_role):
+    api_client_create(name="checkout-service")
+
+    response = admin_role.post("/api-keys/new/", {"name": "checkout-service"}, **htmx())
+
+    assert response.status_code == 422 and b"exists already" in response.content
+    assert AuditEntry.objects.count() == 0
+
+
+def test_an_admin_revokes_a_key_once(admin_role):
+    client, _ = api_client_create(name="old-service")
+
+    first = admin_role.post(f"/api-keys/{client.pk}/revoke/")
+    second = admin_role.post(f"/api-keys/{client.pk}/revoke/")
+
+    assert first.status_code == second.status_code == 302
+    client.refresh_from_db()
+    assert not client.is_active and client.revoked_at is not None
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.before["is_active"], entry.after["is_active"]) == (
+        AuditAction.API_KEY_REVOKED, True, False)

@@ -1,0 +1,70 @@
+"""Signing in and out of the dashboard, with the login rate limit."""
+
+import pytest
+
+from .factories import PASSWORD, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signing_in_goes_to_the_page_asked_for(client):
+    user_with_role("viewer", username="vera")
+
+    response = client.post("/login/", {"username": "vera", "password": PASSWORD, "next": "/orders/"})
+
+    assert response.status_code == 302 and response["Location"] == "/orders/"
+    assert client.get("/orders/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_on_the_form(client):
+    user_with_role("viewer", username="vera")
+
+    response = client.post("/login/", {"username": "vera", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert client.get("/").status_code == 302
+
+
+def test_next_never_leads_off_site(client):
+    user_with_role("viewer", username="vera")
+
+    response = client.post("/login/", {"username": "vera", "password": PASSWORD, "next": "https://evil.example/"})
+
+    assert response["Location"] == "/"
+
+
+def test_an_inactive_user_cannot_sign_in(client):
+    user_with_role("operator", username="gone", is_active=False)
+
+    response = client.post("/login/", {"username": "gone", "password": PASSWORD})
+
+    assert response.status_code == 200 and client.get("/").status_code == 302
+
+
+def test_the_login_rate_limit_refuses_even_the_right_password_with_retry_after(client, settings):
+    settings.MINTGUARD_LOGIN_RATE = "3/min"
+    user_with_role("viewer", username="vera")
+    for _ in range(3):
+        assert client.post("/login/", {"username": "vera", "password": "guess"}).status_code == 200
+
+    response = client.post("/login/", {"username": "vera", "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert b"Too many sign-in attempts" in response.content
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_signing_out_is_a_post(viewer):
+    assert viewer.get("/logout/").status_code == 405
+    assert viewer.get("/").status_code == 200
+
+    response = viewer.post("/logout/")
+
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert viewer.get("/").status_code == 302
+
+
+def test_the_login_page_redirects_a_signed_in_user(viewer):
+    assert viewer.get("/login/?next=/ledger/")["Location"] == "/ledger/"

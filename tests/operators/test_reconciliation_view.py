@@ -1,0 +1,91 @@
+"""Reconciliation from the dashboard: run, poll, and every drift with links to its rows."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from ledger.models import ReconciliationRun
+from ledger.reconciliation import Drift, reconcile_run
+
+from .conftest import htmx
+from .factories import paid_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def inline_runs(settings):
+    # The test's transaction is invisible to another thread's connection: run inline.
+    settings.MINTGUARD_RECONCILIATION_IN_BACKGROUND = False
+
+
+def test_an_operator_starts_a_run_and_the_poll_returns_its_result(operator):
+    paid_order()
+
+    started = operator.post("/reconciliation/run/", **htmx(target="reconciliation-panel"))
+
+    assert started.status_code == 202
+    html = started.content.decode()
+    assert "Reconciliation running" in html and 'hx-trigger="load delay:1s"' in html
+    since = html.split("since=")[1].split('"')[0]
+    poll = operator.get(f"/reconciliation/status/?since={since}", **htmx())
+    assert poll.status_code == 200
+    run = ReconciliationRun.objects.get()
+    assert run.ok and f"Run #{run.pk}" in poll.content.decode()
+    assert "clean: the books balance" in poll.content.decode()
+
+
+def test_the_poll_keeps_polling_until_a_run_started_after_the_click_is_stored(viewer):
+    reconcile_run()  # an older run does not answer a newer click
+    since = (timezone.now() + timedelta(seconds=1)).isoformat()
+
+    response = viewer.get("/reconciliation/status/", {"since": since}, **htmx())
+
+    assert response.status_code == 202 and b"Reconciliation running" in response.content
+
+
+def test_without_javascript_the_run_happens_in_the_request_and_redirects_to_it(operator):
+    response = operator.post("/reconciliation/run/")
+
+    run = ReconciliationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/reconciliation/?run={run.pk}"
+
+
+def test_every_drift_is_listed_with_links_to_its_rows(viewer):
+    order = paid_order()
+    txn = order.payments.get().ledger_transaction
+    account_id = txn.postings.first().account_id
+
+    def broken_books():
+        yield Drift("balance_matches_postings", "Stored balance differs by 5.", account_id=str(account_id),
+                    currency="USD", expected=100, actual=105)
+        yield Drift("payments.order_booked", "Order paid but booked twice.", order_id=str(order.pk),
+                    transaction_id=str(txn.pk), expected=1, actual=2)
+
+    run = reconcile_run(checks={"test.broken": broken_books})
+
+    html = viewer.get(f"/reconciliation/?run={run.pk}").content.decode()
+    assert "2 drifts" in html
+    assert "Stored balance differs by 5." in html and "Order paid but booked twice." in html
+    assert f'href="/ledger/accounts/{account_id}/"' in html
+    assert f'href="/ledger/transactions/{txn.pk}/"' in html
+    assert f'href="/orders/{order.pk}/"' in html
+
+
+def test_a_click_while_a_run_is_under_way_waits_for_that_run(operator):
+    from operators.services import _ReconciliationSlot as slot
+
+    earlier = timezone.now() - timedelta(seconds=30)
+    assert slot.lock.acquire(blocking=False)
+    slot.started_at = earlier
+    try:
+        response = operator.post("/reconciliation/run/", **htmx())
+    finally:
+        slot.started_at = None
+        slot.lock.release()
+
+    assert response.status_code == 202
+    assert b"A run was already under way" in response.content
+    assert earlier.isoformat().replace("+", "%2B").replace(":", "%3A") in response.content.decode()
+    assert ReconciliationRun.objects.count() == 0

@@ -1,0 +1,27 @@
+"""Dashboard page of wallets: look a user's wallets up by user id. Thin: parse, call, render."""
+
+from django.views.decorators.http import require_GET
+
+from operators import selectors as dashboard
+from operators.dashboard import operator_required, render_page
+
+from .exceptions import WalletNotFound
+from .selectors import wallet_balances
+
+
+@require_GET
+@operator_required("wallets.view_wallet")
+def wallet_lookup(request):
+    user_id = request.GET.get("user_id", "").strip()[:64]
+    context = {"user_id": user_id, "balances": None, "movements": [], "recent": []}
+    if user_id:
+        try:
+            balances = wallet_balances(user_id=user_id, owner=None)
+        except WalletNotFound:
+            context["not_found"] = True
+        else:
+            context["balances"] = balances
+            context["movements"] = dashboard.wallet_movements(account_ids=[a.id for a in balances.accounts])
+    else:
+        context["recent"] = dashboard.recent_wallets()
+    return render_page(request, "wallets/lookup.html", context, partial="wallets/_lookup_results.html")
