@@ -37,3 +37,16 @@ def make_api_client(db):
 def api(make_api_client):
     """An HTTP client authenticated as one API client (`api.api_client` is its row)."""
     return make_api_client("primary")
+
+
+@pytest.fixture
+def operator_user(db, django_user_model):
+    """Return a factory of dashboard users in a role group (viewer, operator, admin)."""
+    from django.contrib.auth.models import Group
+
+    def make(role: str = "viewer", username: str | None = None):
+        user = django_user_model.objects.create_user(username or f"{role}-user", password="pw")
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make

@@ -40,15 +40,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class IsApiClientOrOperator(permissions.BasePermission):
-    """API clients may use every route; session users must be active staff (operators)."""
+    """API clients may use every route; operators (session users) need Django permissions.
 
-    message = "API clients authenticate with a bearer key; operators must be staff."
+    Reading needs a dashboard role (view permission on ledger accounts). A write needs the
+    permission the view names in `operator_permission` (refunds: `operators.refund_order`);
+    writes that are a client's own business (deposits, transfers, payments) are superuser-only.
+    """
+
+    message = "API clients authenticate with a bearer key; operators need the permission for this action."
 
     def has_permission(self, request, view):
         user = request.user
         if isinstance(user, ApiClient):
             return True
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return user.has_perm("ledger.view_account")
+        required = getattr(view, "operator_permission", None)
+        return user.is_superuser or (required is not None and user.has_perm(required))
 
 
 def request_owner(request) -> str:

@@ -244,6 +244,8 @@ class ProviderWebhook(APIView):
 
 
 class OrderRefund(APIView):
+    operator_permission = "operators.refund_order"  # operators may refund through the browsable API
+
     @money_route(
         request=s.RefundRequestSerializer, response=s.RefundResponseSerializer,
         summary="Refund part or all of a paid order (409 refund_exceeds_remaining, order_not_refundable)",

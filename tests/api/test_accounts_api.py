@@ -347,10 +347,9 @@ def test_create_api_key_prints_a_working_key_on_its_last_line(capsys):
     assert http.get("/api/v1/accounts").status_code == 200
 
 
-def test_operators_use_the_browsable_api_and_see_every_clients_accounts(api, client):
+def test_operators_use_the_browsable_api_and_see_every_clients_accounts(api, client, operator_user):
     open_account(api, "Client account")
-    operator = get_user_model().objects.create_user("op", password="pw", is_staff=True)
-    client.force_login(operator)
+    client.force_login(operator_user("viewer"))
 
     listing = client.get("/api/v1/accounts", HTTP_ACCEPT="text/html")
     as_json = client.get("/api/v1/accounts", HTTP_ACCEPT="application/json").json()
@@ -359,14 +358,23 @@ def test_operators_use_the_browsable_api_and_see_every_clients_accounts(api, cli
     assert [a["owner_name"] for a in as_json["results"]] == ["Client account"]
 
 
-def test_non_staff_session_users_are_refused(client):
-    client.force_login(get_user_model().objects.create_user("someone", password="pw"))
+def test_session_users_without_a_role_are_refused(client):
+    client.force_login(get_user_model().objects.create_user("someone", password="pw", is_staff=True))
     assert_problem(client.get("/api/v1/accounts"), 403, "permission_denied")
+
+
+def test_operators_cannot_move_client_money_through_the_api(api, client, operator_user):
+    account = open_account(api)
+    client.force_login(operator_user("operator"))
+    response = client.post(f"/api/v1/accounts/{account['id']}/deposit", {"amount": 5},
+                           content_type="application/json", HTTP_IDEMPOTENCY_KEY="op-dep")
+    assert_problem(response, 403, "permission_denied")
+    assert balance_of(account["id"]) == 0
 
 
 def test_operator_writes_need_csrf(api):
     account = open_account(api)
-    operator = get_user_model().objects.create_user("op2", password="pw", is_staff=True)
+    operator = get_user_model().objects.create_superuser("op2", "op2@example.com", "pw")
     browser = APIClient(enforce_csrf_checks=True)
     browser.force_login(operator)
     response = browser.post(f"/api/v1/accounts/{account['id']}/deposit", {"amount": 5}, format="json",

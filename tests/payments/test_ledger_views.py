@@ -75,12 +75,12 @@ def test_summary_lists_your_accounts_and_folds_other_clients_accounts_into_one_l
     assert sum(a["debits"] for a in accounts) == sum(a["credits"] for a in accounts) == 750
 
 
-def test_an_operator_sees_every_account_in_the_summary(api, make_api_client, django_user_model):
+def test_an_operator_sees_every_account_in_the_summary(api, make_api_client, operator_user):
     from rest_framework.test import APIClient
 
     theirs = AccountFactory(owner=make_api_client("other").api_client.owner, name="Their customer", balance=700)
     operator = APIClient()
-    operator.force_login(django_user_model.objects.create_user("ops", password="pw", is_staff=True))
+    operator.force_login(operator_user("viewer"))
 
     accounts = operator.get("/api/v1/ledger/summary").json()["currencies"]["USD"]["accounts"]
 

@@ -259,11 +259,11 @@ def test_unknown_and_malformed_order_ids_are_404(api):
         assert refund(api, order_id).status_code == 404
 
 
-def test_an_operator_can_refund_any_clients_order_through_the_api(api, client, django_user_model):
+def test_an_operator_can_refund_any_clients_order_through_the_api(api, client, operator_user):
     from rest_framework.test import APIClient
 
     order = paid_order(api, amount=1200)
-    staff = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+    staff = operator_user("operator")
     operator = APIClient(enforce_csrf_checks=False)
     operator.force_login(staff)
 
@@ -273,3 +273,16 @@ def test_an_operator_can_refund_any_clients_order_through_the_api(api, client, d
     assert Refund.objects.get().created_by == f"operator:{staff.pk}"
     (txn,) = refund_transactions(order["id"])
     assert txn.owner == api.api_client.owner  # the order's ledger stays with its client
+
+
+def test_a_viewer_cannot_refund_through_the_browsable_api(api, operator_user):
+    from rest_framework.test import APIClient
+
+    order = paid_order(api, amount=1200)
+    viewer = APIClient()
+    viewer.force_login(operator_user("viewer"))
+
+    response = refund(viewer, order["id"], amount=200)
+
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    assert Refund.objects.count() == 0

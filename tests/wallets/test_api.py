@@ -314,10 +314,10 @@ def test_malformed_idempotency_key_header_is_400(api):
     assert rows()[:3] == (0, 0, 0)
 
 
-def test_an_operator_sees_a_users_wallets_under_every_api_client(api, make_api_client, client):
+def test_an_operator_sees_a_users_wallets_under_every_api_client(api, make_api_client, client, operator_user):
     wallet_post(api, "topup", amount=100, reference_id="top-1")
     wallet_post(make_api_client("other"), "topup", amount=7, currency="GOLD", reference_id="top-1")
-    client.force_login(get_user_model().objects.create_user("ops", password="pw", is_staff=True))
+    client.force_login(operator_user("viewer"))
 
     response = client.get("/api/v1/wallets/user-ana/balance", HTTP_ACCEPT="application/json")
 
