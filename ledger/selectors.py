@@ -31,6 +31,21 @@ def account_get(*, account_id, owner: str | None = None) -> Account:
         raise AccountNotFound(f"Account {account_id} does not exist.") from None
 
 
+def accounts_get(*, account_ids: list, owner: str | None = None) -> dict:
+    """Return {id: account} for these customer accounts in one query; AccountNotFound for the first missing."""
+    accounts = Account.objects.filter(is_system=False)
+    if owner is not None:
+        accounts = accounts.filter(owner=owner)
+    try:
+        found = {str(account.pk): account for account in accounts.filter(pk__in=account_ids)}
+    except (ValueError, TypeError, ValidationError):
+        found = {}
+    for account_id in account_ids:
+        if str(account_id) not in found:
+            raise AccountNotFound(f"Account {account_id} does not exist.")
+    return {account_id: found[str(account_id)] for account_id in account_ids}
+
+
 def accounts_page(*, owner: str | None, limit: int, after: tuple | None = None) -> list[Account]:
     """Return customer accounts newest first, after the (created_at, id) position given."""
     accounts = Account.objects.filter(is_system=False).select_related("balance_row").order_by("-created_at", "-id")

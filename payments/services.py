@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ledger.currencies import validate_currency
@@ -131,24 +132,24 @@ def payment_attempt_begin(
     PROCESSING (its request died before step 3: resume it) or finished (return its outcome).
     """
     order = locks.order_for_update(order_id)
-    existing = order.payments.filter(idempotency_key=idempotency_key).first()
+    # This key's attempt and any attempt in flight, in one query.
+    attempts = list(
+        order.payments.filter(Q(idempotency_key=idempotency_key) | Q(status__in=IN_FLIGHT_PAYMENT_STATUSES))
+    )
+    existing = next((p for p in attempts if p.idempotency_key == idempotency_key), None)
     if existing is not None:
         return existing, True
     if order.status not in PAYABLE_STATUSES:
         raise OrderNotPayable(f"Order {order.id} is {order.status}; only CREATED or FAILED orders can be paid.")
-    if order.payments.filter(status__in=IN_FLIGHT_PAYMENT_STATUSES).exists():
+    if attempts:
         raise OrderNotPayable(f"Order {order.id} has a payment in progress.")
     if buyer_trust and buyer_trust != order.buyer_trust:
         order.buyer_trust = buyer_trust
         _save_order(order)
-    try:
-        with transaction.atomic():
-            payment = Payment.objects.create(
-                order=order, amount=order.amount, idempotency_key=idempotency_key, status=PaymentStatus.PROCESSING
-            )
-    except IntegrityError:
-        # The in-flight constraint caught a twin the checks above could not see (never under the lock).
-        raise OrderNotPayable(f"Order {order.id} has a payment in progress.") from None
+    # No savepoint: under the order's lock no twin can insert; the unique constraints stay the last word.
+    payment = Payment.objects.create(
+        order=order, amount=order.amount, idempotency_key=idempotency_key, status=PaymentStatus.PROCESSING
+    )
     return payment, False
 
 

@@ -148,8 +148,9 @@ class TransferCreate(APIView):
         owner = visible_owner(request)
         if data["source_account_id"] == data["destination_account_id"]:
             raise SelfTransfer("Source and destination must be different accounts.")
-        source = selectors.account_get(account_id=data["source_account_id"], owner=owner)
-        destination = selectors.account_get(account_id=data["destination_account_id"], owner=owner)
+        ids = [data["source_account_id"], data["destination_account_id"]]
+        accounts = selectors.accounts_get(account_ids=ids, owner=owner)
+        source, destination = accounts[ids[0]], accounts[ids[1]]
         txn = services.transfer_create(
             source=source, destination=destination, amount=data["amount"], description=data["description"],
             reference=request.idempotency_key, owner=request_owner(request),

@@ -106,6 +106,12 @@ def _replay(row: IdempotencyKey) -> HttpResponse:
     return response
 
 
+def _own_statement():
+    """One INSERT commits by itself in autocommit mode; inside a caller's transaction
+    (tests, a wrapping atomic) a savepoint keeps a unique violation from breaking it."""
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
+
+
 def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
     """Reserve the key for this request, or return the answer a twin already earned."""
     request_print = fingerprint(request)
@@ -113,7 +119,7 @@ def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
         now = timezone.now()
         token = uuid.uuid4()
         try:
-            with transaction.atomic():
+            with _own_statement():
                 row = IdempotencyKey.objects.create(
                     owner=owner, key=key, fingerprint=request_print, method=request.method, path=request.path[:512],
                     lease_token=token, locked_until=now + LEASE, created_at=now, expires_at=now + _ttl(),
