@@ -150,6 +150,17 @@ def _same_legs(existing: Transaction, legs: Sequence[Leg]) -> bool:
     return stored == sorted((leg.account_id, leg.direction, leg.amount) for leg in legs)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One transaction to post: its reference, kind and legs."""
+
+    reference: str
+    kind: str
+    legs: Sequence[Leg]
+    description: str = ""
+    metadata: dict | None = None
+
+
 def transaction_post(
     *,
     reference: str,
@@ -162,84 +173,112 @@ def transaction_post(
     """Post a balanced transaction, once per (owner, reference).
 
     Posting the same reference again with the same legs returns the original transaction;
-    with other legs it raises ReferenceConflict. Atomic: every check runs before the first
-    write, so a refusal leaves nothing behind; inside a caller's transaction (an idempotent
-    API request) that needs no savepoint, which saves two round trips per posting.
+    with other legs it raises ReferenceConflict.
+    """
+    entry = Entry(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
+    return transactions_post(owner=owner, entries=[entry])[0]
+
+
+def transactions_post(*, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
+    """Post several balanced transactions all-or-nothing, under one set of locks.
+
+    Atomic: every check runs before the first write, so a refusal leaves nothing behind; inside
+    a caller's transaction (an idempotent API request) that needs no savepoint, which saves two
+    round trips per request. A batch whose references were all posted before with the same legs
+    returns the originals; any other reuse of a reference raises ReferenceConflict.
     """
     if transaction.get_connection().in_atomic_block:
-        return _post(reference=reference, kind=kind, legs=legs, owner=owner, description=description,
-                     metadata=metadata)
+        return _post(owner=owner, entries=entries)
     with transaction.atomic():
-        return _post(reference=reference, kind=kind, legs=legs, owner=owner, description=description,
-                     metadata=metadata)
+        return _post(owner=owner, entries=entries)
 
 
-def _post(*, reference, kind, legs, owner, description, metadata) -> Transaction:
-    if not reference:
-        raise InvalidTransaction("A transaction needs a reference.")
-    _validate_legs(legs)
-    balances = _lock_balances({leg.account_id for leg in legs})
-    _check_balanced(legs, balances)
+def _existing(owner: str, entries: Sequence[Entry]) -> list[Transaction] | None:
+    """The transactions already posted under these references, or None if none was."""
+    references = [entry.reference for entry in entries]
+    if len(set(references)) != len(references):
+        raise InvalidTransaction("Each transaction of a batch needs its own reference.")
+    found = {t.reference: t for t in Transaction.objects.filter(owner=owner, reference__in=references)}
+    if not found:
+        return None
+    for entry in entries:
+        if entry.reference not in found or not _same_legs(found[entry.reference], entry.legs):
+            raise ReferenceConflict(f"Reference {entry.reference!r} was already used for a different transaction.")
+    return [found[reference] for reference in references]
+
+
+def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
+    for entry in entries:
+        if not entry.reference:
+            raise InvalidTransaction("A transaction needs a reference.")
+        _validate_legs(entry.legs)
+    balances = _lock_balances({leg.account_id for entry in entries for leg in entry.legs})
+    for entry in entries:
+        _check_balanced(entry.legs, balances)
 
     # Checked under the balance locks: a concurrent twin on the same accounts has committed.
-    existing = Transaction.objects.filter(owner=owner, reference=reference).first()
+    existing = _existing(owner, entries)
     if existing is not None:
-        if _same_legs(existing, legs):
-            return existing
-        raise ReferenceConflict(f"Reference {reference!r} was already used for a different transaction.")
+        return existing
 
     opening = {account_id: row.balance for account_id, row in balances.items()}
     requested: dict[UUID, int] = defaultdict(int)
-    postings = []
-    txn = Transaction(
-        owner=owner, reference=reference, kind=kind, description=description, metadata=metadata or {}
-    )
-    for leg in legs:
-        row = balances[leg.account_id]
-        account = row.account
-        change = balance_effect(debit_normal=account.debit_normal, direction=leg.direction, amount=leg.amount)
-        if change < 0:
-            requested[account.id] -= change
-        row.balance += change
-        row.last_entry_number += 1
-        if row.balance < 0 and not row.allow_negative:
-            raise InsufficientFunds(
-                f"Account {account.id} has {opening[account.id]} {account.currency} available, "
-                f"{requested[account.id]} requested.",
-                account_id=str(account.id),
-                available=opening[account.id],
-                requested=requested[account.id],
-            )
-        if abs(row.balance) > BALANCE_LIMIT:
-            raise BalanceLimitExceeded(f"Account {account.id} would pass the balance limit of {BALANCE_LIMIT}.")
-        postings.append(
-            Posting(
-                transaction=txn,
-                account_id=account.id,
-                direction=leg.direction,
-                amount=leg.amount,
-                currency=account.currency,
-                entry_number=row.last_entry_number,
-                balance_after=row.balance,
-            )
-        )
+    now = timezone.now()
+    transactions, postings = [], []
+    for entry in entries:
+        txn = Transaction(owner=owner, reference=entry.reference, kind=entry.kind, description=entry.description,
+                          metadata=entry.metadata or {}, created_at=now)
+        txn_postings = [_apply(txn, leg, balances, opening, requested) for leg in entry.legs]
+        # Callers read txn.postings.all() to render the result: serve it from what is written here.
+        prefetched = Posting.objects.filter(transaction=txn)
+        prefetched._result_cache, prefetched._prefetch_done = txn_postings, True
+        txn._prefetched_objects_cache = {"postings": prefetched}
+        transactions.append(txn)
+        postings.extend(txn_postings)
 
     try:
-        txn.save(force_insert=True)
+        Transaction.objects.bulk_create(transactions)
     except IntegrityError as exc:
         # Only possible when a twin with the same reference but other accounts raced us.
-        raise ReferenceConflict(f"Reference {reference!r} is being used by another transaction.") from exc
+        raise ReferenceConflict("A reference is being used by another transaction at this moment.") from exc
     Posting.objects.bulk_create(postings)
-    AccountBalance.objects.bulk_update(balances.values(), ["balance", "last_entry_number"])
-    # Callers read txn.postings.all() to render the result: serve it from what was just written.
-    prefetched = Posting.objects.filter(transaction=txn)
-    prefetched._result_cache, prefetched._prefetch_done = postings, True
-    txn._prefetched_objects_cache = {"postings": prefetched}
+    AccountBalance.objects.bulk_update(balances.values(), ["balance", "last_entry_number"], batch_size=500)
     # After commit: an outer transaction (an idempotent API request) may still roll this back.
-    transaction.on_commit(
-        lambda: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn), robust=True
+    for txn in transactions:
+        transaction.on_commit(
+            lambda txn=txn: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn), robust=True
+        )
+    return transactions
+
+
+def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, AccountBalance], opening: dict, requested: dict) -> Posting:
+    """Move one balance by one leg, refusing an overdraft or a balance past the limit."""
+    row = balances[leg.account_id]
+    account = row.account
+    change = balance_effect(debit_normal=account.debit_normal, direction=leg.direction, amount=leg.amount)
+    if change < 0:
+        requested[account.id] -= change
+    row.balance += change
+    row.last_entry_number += 1
+    if row.balance < 0 and not row.allow_negative:
+        raise InsufficientFunds(
+            f"Account {account.id} has {opening[account.id]} {account.currency} available, "
+            f"{requested[account.id]} requested.",
+            account_id=str(account.id),
+            available=opening[account.id],
+            requested=requested[account.id],
+        )
+    if abs(row.balance) > BALANCE_LIMIT:
+        raise BalanceLimitExceeded(f"Account {account.id} would pass the balance limit of {BALANCE_LIMIT}.")
+    return Posting(
+        transaction=txn,
+        account_id=account.id,
+        direction=leg.direction,
+        amount=leg.amount,
+        currency=account.currency,
+        entry_number=row.last_entry_number,
+        balance_after=row.balance,
     )
-    return txn
 
 
 def deposit(
@@ -274,6 +313,17 @@ def withdraw(
     )
 
 
+def _transfer_legs(source: Account, destination: Account, amount: int) -> list[Leg]:
+    if source.id == destination.id:
+        raise SelfTransfer("Source and destination must be different accounts.")
+    if source.currency != destination.currency:
+        raise CurrencyMismatch(
+            f"Source is in {source.currency} and destination in {destination.currency}; "
+            "a transfer stays in one currency."
+        )
+    return [Leg(source.id, Direction.DEBIT, amount), Leg(destination.id, Direction.CREDIT, amount)]
+
+
 def transfer_create(
     *,
     source: Account,
@@ -284,20 +334,28 @@ def transfer_create(
     description: str = "",
 ) -> Transaction:
     """Move money between two accounts of one currency: DR source / CR destination."""
-    if source.id == destination.id:
-        raise SelfTransfer("Source and destination must be different accounts.")
-    if source.currency != destination.currency:
-        raise CurrencyMismatch(
-            f"Source is in {source.currency} and destination in {destination.currency}; "
-            "a transfer stays in one currency."
-        )
     return transaction_post(
-        owner=owner,
-        reference=reference,
-        kind="transfer",
-        description=description,
-        legs=[
-            Leg(source.id, Direction.DEBIT, amount),
-            Leg(destination.id, Direction.CREDIT, amount),
-        ],
+        owner=owner, reference=reference, kind="transfer", description=description,
+        legs=_transfer_legs(source, destination, amount),
     )
+
+
+@dataclass(frozen=True)
+class TransferOrder:
+    source: Account
+    destination: Account
+    amount: int
+    description: str = ""
+
+
+def transfers_create(*, transfers: Sequence[TransferOrder], reference: str, owner: str = SYSTEM_OWNER) -> list[Transaction]:
+    """Post a batch of transfers all-or-nothing, locks taken once in pk order.
+
+    Transfer i of the batch has reference `{reference}:{i}`: unique per owner like any other.
+    """
+    entries = [
+        Entry(reference=f"{reference}:{number}", kind="transfer", description=order.description,
+              legs=_transfer_legs(order.source, order.destination, order.amount))
+        for number, order in enumerate(transfers)
+    ]
+    return transactions_post(owner=owner, entries=entries)

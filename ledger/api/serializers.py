@@ -46,6 +46,16 @@ class TransferCreateSerializer(StrictSerializer):
     description = TextField()
 
 
+MAX_BATCH = 1000
+
+
+class TransferBatchCreateSerializer(StrictSerializer):
+    transfers = serializers.ListField(
+        child=TransferCreateSerializer(), min_length=1, max_length=MAX_BATCH,
+        help_text=f"1 to {MAX_BATCH} transfers, posted all-or-nothing.",
+    )
+
+
 class EntrySerializer(serializers.Serializer):
     account_id = serializers.UUIDField()
     type = serializers.ChoiceField(choices=["DEBIT", "CREDIT"])
@@ -79,6 +89,11 @@ class StatementSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
+class TransferBatchSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    transfers = TransferSerializer(many=True)
+
+
 TRANSFER_EXAMPLE = OpenApiExample(
     "Transfer 12.00 USD",
     request_only=True,
@@ -88,4 +103,15 @@ TRANSFER_EXAMPLE = OpenApiExample(
         "amount": 1200,
         "description": "Rent share",
     },
+)
+
+TRANSFER_BATCH_EXAMPLE = OpenApiExample(
+    "Two transfers, all or nothing",
+    request_only=True,
+    value={"transfers": [
+        {"source_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10",
+         "destination_account_id": "0b5d6e2f-8a3b-4c1d-9e7f-1a2b3c4d5e6f", "amount": 1200},
+        {"source_account_id": "0b5d6e2f-8a3b-4c1d-9e7f-1a2b3c4d5e6f",
+         "destination_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10", "amount": 300, "description": "Change"},
+    ]},
 )

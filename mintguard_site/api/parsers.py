@@ -16,8 +16,11 @@ class BoundedJSONParser(JSONParser):
     """DRF's strict JSON parser (no NaN or Infinity) that refuses oversized bodies before reading them."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        context = parser_context or {}
+        request = context.get("request")
+        # A view may allow more (the transfer batch carries up to 1,000 transfers).
+        limit = getattr(context.get("view"), "max_body_bytes", MAX_BODY_BYTES)
         length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
+        if length and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"Request bodies on this route are limited to {limit} bytes.")
         return super().parse(stream, media_type, parser_context)
