@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-
-from django.core.exceptions import ValidationError
 
 from .exceptions import AccountNotFound, TransferNotFound
 from .models import DEBIT_NORMAL_KINDS, Account, Direction, Posting, Transaction

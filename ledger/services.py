@@ -348,7 +348,9 @@ class TransferOrder:
     description: str = ""
 
 
-def transfers_create(*, transfers: Sequence[TransferOrder], reference: str, owner: str = SYSTEM_OWNER) -> list[Transaction]:
+def transfers_create(
+    *, transfers: Sequence[TransferOrder], reference: str, owner: str = SYSTEM_OWNER
+) -> list[Transaction]:
     """Post a batch of transfers all-or-nothing, locks taken once in pk order.
 
     Transfer i of the batch has reference `{reference}:{i}`: unique per owner like any other.

@@ -67,7 +67,7 @@ class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.CharField(max_length=64, help_text="The API client (or operator) it belongs to.")
     user_id = models.CharField(max_length=64, help_text="The buyer, as the client identifies them.")
-    seller_id = models.CharField(max_length=64, null=True, blank=True)
+    seller_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - API.md: null when none
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=12)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED)
@@ -169,7 +169,8 @@ class Refund(models.Model):
     status = models.CharField(max_length=12, choices=RefundStatus.choices, default=RefundStatus.SUCCEEDED)
     ledger_transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="refund")
     created_by = models.CharField(max_length=64, help_text="API client owner or operator who asked for it.")
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "": refunds made without a key stay out of the partial unique index.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     provider_reference = models.CharField(
         max_length=100, blank=True, default="", help_text="Empty until the provider acknowledged the refund."
     )

@@ -4,6 +4,7 @@ Registered with the ledger's reconciliation (the ledger never imports payments).
 aggregates per order with correlated subqueries and the rows are streamed, so memory stays flat.
 """
 
+import functools
 from collections.abc import Iterator
 
 from django.db.models import BigIntegerField, Count, IntegerField, OuterRef, Subquery, Sum, Value
@@ -57,11 +58,7 @@ def check_orders() -> Iterator[Drift]:
     for (order_id, currency, status, amount, refunded, succeeded_count, paid_amount, payment_posted,
          refunds_total, refunds_posted) in orders.iterator(chunk_size=2000):
         order = str(order_id)
-
-        def drift(check: str, message: str, expected, actual) -> Drift:
-            return Drift(check, f"Order {order} ({status}, {amount} {currency}): {message}", order_id=order,
-                         currency=currency, expected=expected, actual=actual)
-
+        drift = functools.partial(_drift, order=order, status=status, amount=amount, currency=currency)
         is_paid = status in PAID_STATUSES
         if succeeded_count != (1 if is_paid else 0):
             yield drift("order_payment_count", f"has {succeeded_count} succeeded payments, expected "
@@ -79,6 +76,11 @@ def check_orders() -> Iterator[Drift]:
         if expected_status != status:
             yield drift("order_status_matches_refunds", f"refunded {refunded} of {amount} means {expected_status}.",
                         expected_status, status)
+
+
+def _drift(check: str, message: str, expected, actual, *, order: str, status: str, amount: int, currency: str) -> Drift:
+    return Drift(check, f"Order {order} ({status}, {amount} {currency}): {message}", order_id=order,
+                 currency=currency, expected=expected, actual=actual)
 
 
 def _status_for_refunds(amount: int, refunded: int) -> str:

@@ -29,7 +29,8 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+# The Standard Webhooks format's prefix, not a secret.
+SECRET_PREFIX = "whsec_"  # noqa: S105  # nosec B105
 SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 5 * 60
 MAX_WEBHOOK_ID_LENGTH = 255

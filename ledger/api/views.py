@@ -36,7 +36,9 @@ def transfer_body(txn: Transaction) -> dict:
         "currency": debit.currency,
         "description": txn.description,
         "created_at": _timestamp.to_representation(txn.created_at),
-        "entries": [{"account_id": str(p.account_id), "type": p.direction, "amount": p.amount} for p in (debit, credit)],
+        "entries": [
+            {"account_id": str(p.account_id), "type": p.direction, "amount": p.amount} for p in (debit, credit)
+        ],
     }
 
 
@@ -171,7 +173,8 @@ class TransferBatchCreate(APIView):
     def post(self, request):
         orders = validated(s.TransferBatchCreateSerializer, request.data)["transfers"]
         account_ids = list(dict.fromkeys(
-            account_id for order in orders for account_id in (order["source_account_id"], order["destination_account_id"])
+            account_id for order in orders
+            for account_id in (order["source_account_id"], order["destination_account_id"])
         ))
         accounts = selectors.accounts_get(account_ids=account_ids, owner=visible_owner(request))
         transactions = services.transfers_create(

@@ -26,7 +26,9 @@ class ApiClientAdmin(admin.ModelAdmin):
         key = ApiClient.new_key()
         obj.set_key(key)
         super().save_model(request, obj, form, change)
-        messages.warning(request, f"API key for {obj.name}: {key} (copy it now; it is stored hashed and never shown again)")
+        messages.warning(
+            request, f"API key for {obj.name}: {key} (copy it now; it is stored hashed and never shown again)"
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: rows it created keep pointing at it

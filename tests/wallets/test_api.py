@@ -1,7 +1,6 @@
 """The wallets HTTP API (API.md, "Wallets"), end to end through DRF's APIClient."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ledger.models import Account, AccountBalance, Direction, Posting, Transaction
 from ledger.services import system_account_id

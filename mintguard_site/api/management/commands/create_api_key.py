@@ -15,7 +15,9 @@ class Command(BaseCommand):
         if not name or len(name) > 64:
             raise CommandError("--name must be 1 to 64 characters.")
         if ApiClient.objects.filter(name=name).exists():
-            raise CommandError(f"An API client named {name!r} already exists; revoke it in the admin or pick another name.")
+            raise CommandError(
+                f"An API client named {name!r} already exists; revoke it in the admin or pick another name."
+            )
         client, key = api_client_create(name=name)
         self.stdout.write(f"Created API client {client.name} ({client.id}). Store this key now; it is not shown again:")
         self.stdout.write(key)
