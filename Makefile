@@ -4,7 +4,7 @@ VENV := .venv/.installed
 PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run migrate shell test test-sqlite test-postgres lint clean
+.PHONY: help run migrate shell test test-sqlite test-postgres lint reliability bench clean
 
 help: ## List the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -40,6 +40,15 @@ test-postgres: $(VENV) ## Tests on a private PostgreSQL cluster started for this
 lint: $(VENV) ## Ruff (pycodestyle, pyflakes, isort, bugbear, security, Django rules) and bandit
 	.venv/bin/ruff check .
 	.venv/bin/bandit -c pyproject.toml -q -r .
+
+# RELIABILITY_ARGS="--ops 50000 --seed 2" to vary it; `.venv/bin/python -m bench.bank --help` lists the knobs.
+reliability: $(VENV) ## Bank test: 20,000 ops over gunicorn, 10 worker SIGKILLs, 1 PostgreSQL restart, 0 violations
+	$(PYTHON) -m bench.bank --ops 20000 --kills 10 --pg-restarts 1 --json var/reliability-report.json $(RELIABILITY_ARGS)
+
+# BENCH_ARGS="--quick" (1 run x 3 s per scenario, written to var/bench-quick/) to iterate;
+# BENCH_ARGS="--only transfers,replay" to narrow. Installs Debian's wrk when missing (root + apt-get).
+bench: $(VENV) ## Benchmark: API scenarios vs raw SQL (pgbench) on private PostgreSQL + gunicorn; writes docs/benchmarks.md
+	$(PYTHON) -m bench.throughput $(BENCH_ARGS)
 
 clean: ## Remove local databases, collected static files and caches (keeps .venv)
 	rm -rf var/*.sqlite3 var/*.sqlite3-* staticfiles .pytest_cache .ruff_cache .hypothesis test-results

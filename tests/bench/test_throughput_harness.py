@@ -1,0 +1,98 @@
+"""`make bench` still works: every scenario and both raw SQL baselines run for 1 s against a private
+PostgreSQL and gunicorn (`python -m bench.throughput --smoke`), answer with 2xx only, and the report
+and chart are written.
+
+The harness starts its own cluster and server, whatever database the suite uses.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+API_SCENARIOS = ["transfers", "topup", "pay", "spend", "contended", "replay", "statement_page_1", "statement_deep"]
+
+
+def harness_prerequisites_missing() -> str | None:
+    module = sys.modules.get("with_postgres")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["with_postgres"] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    try:
+        module.find_pg_bin()
+    except module.PostgresUnavailable as error:
+        return str(error)
+    sys.path.insert(0, str(REPO))
+    from bench.throughput.load import ensure_wrk
+
+    try:
+        ensure_wrk()  # installs Debian's wrk when missing, as `make bench` does
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    if missing := harness_prerequisites_missing():
+        pytest.skip(missing)
+    out = tmp_path_factory.mktemp("bench")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", "--smoke", "--output", str(out), "--json", str(out / "raw.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return out, json.loads((out / "raw.json").read_text()), result.stdout
+
+
+@pytest.mark.timeout(300)
+def test_every_api_scenario_serves_requests_without_a_single_error(smoke_run):
+    _, raw, output = smoke_run
+    for name in API_SCENARIOS:
+        median = raw["results"][name]["median"]
+        assert median["rps"] > 0, (name, output)
+        assert median["errors"] == 0, (name, raw["results"][name]["runs"])
+
+
+@pytest.mark.timeout(300)
+def test_the_replay_scenario_gets_replays_and_the_deep_statement_page_is_served(smoke_run):
+    _, raw, _ = smoke_run
+    replay = raw["results"]["replay"]["median"]
+    assert replay["replayed"] == replay["requests"] > 0
+    assert raw["results"]["statement_deep"]["median"]["p50_ms"] > 0
+
+
+@pytest.mark.timeout(300)
+def test_batch_transfers_are_measured_or_reported_as_not_available(smoke_run):
+    _, raw, _ = smoke_run
+    if "batch" in raw["results"]:
+        batch = raw["results"]["batch"]["median"]
+        assert batch["transfers_per_s"] > 0 and batch["errors"] == 0
+    else:
+        assert raw["notes"]["batch"].startswith("not available")
+
+
+@pytest.mark.timeout(300)
+def test_the_raw_sql_baselines_run_in_the_same_cluster(smoke_run):
+    _, raw, _ = smoke_run
+    for name in ("sql_spread", "sql_hot"):
+        assert raw["results"][name]["median"]["rps"] > 0
+        assert raw["results"][name]["median"]["errors"] == 0
+
+
+@pytest.mark.timeout(300)
+def test_the_report_names_the_machine_and_every_target(smoke_run):
+    out, raw, _ = smoke_run
+    text = (out / "benchmarks.md").read_text()
+    assert raw["machine"]["cpu_model"] in text and "PostgreSQL" in text and "gunicorn" in text
+    for target in (">= 0.4 x raw SQL spread", ">= 0.8 x API transfers", ">= 1500 req/s",
+                   "<= 1.5 x page-1 p50 latency", ">= 5000 transfers/s"):
+        assert target in text
+    if importlib.util.find_spec("matplotlib"):
+        assert (out / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
