@@ -19,19 +19,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class PostingInline(admin.TabularInline):
-    model = Posting
-    fields = ("entry_number", "account", "direction", "amount", "currency", "balance_after")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never added, changed or deleted there."""
+
     extra = 0
     can_delete = False
-    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PostingInline(ReadOnlyInline):
+    model = Posting
+    fields = ("entry_number", "account", "direction", "amount", "currency", "balance_after")
 
 
 @admin.register(Account)

@@ -2,40 +2,22 @@
 
 from django.contrib import admin
 
-from ledger.admin import ReadOnlyAdmin
+from ledger.admin import ReadOnlyAdmin, ReadOnlyInline
 from ledger.currencies import format_amount
 
 from .models import Order, Payment, PaymentConfirmation, Refund, SimulatedCharge, SimulatedRefund, WebhookEvent
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(ReadOnlyInline):
     model = Payment
     fields = ("id", "status", "amount", "provider_reference", "failure_reason", "idempotency_key", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("id", "amount", "reason", "status", "created_by", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)
