@@ -9,7 +9,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
@@ -133,6 +133,13 @@ def problem_exception_handler(exc, context) -> Response | None:
         return problem_response(413, "payload_too_large", "Request body too large")
     if isinstance(exc, SuspiciousOperation):
         return problem_response(400, "bad_request", "Bad request", str(exc)[:200])
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restart, failover, network): not a bug in this request. The
+        # transaction rolled back and the idempotency key is released, so a retry runs afresh.
+        logger.warning("database unavailable: %s", exc)
+        return problem_response(503, "database_unavailable", "Service unavailable",
+                                "The database is unavailable; retry shortly with the same Idempotency-Key.",
+                                headers={"Retry-After": "1"})
     if isinstance(exc, IntegrityError):
         # A constraint caught what a concurrent request slipped past the checks: a conflict.
         logger.warning("integrity conflict: %s", exc)

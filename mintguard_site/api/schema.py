@@ -5,6 +5,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from .errors import PROBLEM_CONTENT_TYPE
+
 
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details."""
@@ -46,7 +48,9 @@ UNAUTHORIZED = problem("Missing, unknown or revoked API key", "not_authenticated
 NOT_FOUND = problem("No such resource (or it belongs to another client)", "not_found", 404)
 INVALID = problem("Body fails validation", "validation_error", 422)
 BAD_REQUEST = problem("Invalid input that parses (bad cursor or limit, self-transfer...)", "invalid_parameter", 400)
-CONFLICT = problem("Conflict: insufficient funds, idempotency key reused or in use, invalid state", "insufficient_funds", 409)
+CONFLICT = problem(
+    "Conflict: insufficient funds, idempotency key reused or in use, invalid state", "insufficient_funds", 409
+)
 
 LIST_PARAMETERS = [
     OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1..200 (default 50)."),
@@ -81,3 +85,22 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "http", "scheme": "bearer",
             "description": "API key from `manage.py create_api_key`: `Authorization: Bearer <api-key>`.",
         }
+
+
+
+def problem_media_type(result, generator, request, public):
+    """Postprocessing hook: document every error response as `application/problem+json`.
+
+    That is what the one exception handler serves; drf-spectacular would otherwise document error
+    bodies as `application/json`, and a client that checks the content type against the schema
+    (schemathesis does) finds every error undocumented.
+    """
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if str(status).startswith(("4", "5")) and "application/json" in content:
+                    response["content"] = {PROBLEM_CONTENT_TYPE: content.pop("application/json"), **content}
+    return result

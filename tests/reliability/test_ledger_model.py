@@ -1,0 +1,346 @@
+"""Model-based test: random sequences of ledger and payment service calls against an in-memory model.
+
+Hypothesis drives a `RuleBasedStateMachine` through accounts, deposits, withdrawals, transfers
+(overdrafts, self-transfers, cross-currency, replayed and conflicting references), orders, pays
+forced to success, decline or outage (trusted buyers under the cap go PENDING_PAYMENT), the
+provider's later word, and refunds (partial, full, too much, replayed). After every step the
+database must say exactly what the model says, balance by balance and order by order, and the
+ledger must balance (`assert_ledger_consistent`). Each example runs in a savepoint that is rolled
+back at its end, so examples never see each other's rows.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from ledger import services as ledger
+from ledger.exceptions import CurrencyMismatch, InsufficientFunds, InvalidAmount, ReferenceConflict, SelfTransfer
+from ledger.models import MAX_AMOUNT, AccountBalance, Transaction
+from mintguard_site.conf import outage_pending_cap
+from payments import services as payments
+from payments.exceptions import OrderNotPayable, OrderNotRefundable, RefundExceedsRemaining, RefundKeyConflict
+from payments.models import ConfirmationSource, Order
+
+from ..ledger.invariants import assert_ledger_consistent
+
+OWNER = "model-client"
+FEE_BPS = 250
+CURRENCIES = ["USD", "EUR", "JPY", "GOLD"]
+CONFIRMABLE = {"provider_unavailable", "pending_expired"}
+PAID_LIKE = {"PAID", "PARTIALLY_REFUNDED", "REFUNDED"}
+
+amounts = st.one_of(st.integers(1, 50_000), st.sampled_from([1, 10**9, MAX_AMOUNT]))
+bad_amounts = st.sampled_from([0, -1, -50_000, MAX_AMOUNT + 1])
+
+
+@dataclass
+class ModelAccount:
+    id: str
+    currency: str
+    balance: int = 0
+    references: dict = field(default_factory=dict)  # reference -> (kind, amount) posted on it
+
+
+@dataclass
+class ModelOrder:
+    id: str
+    amount: int
+    currency: str
+    seller: bool
+    status: str = "CREATED"
+    refunded: int = 0
+    failure_reason: str = ""
+    pay_keys: list = field(default_factory=list)
+    refunds: dict = field(default_factory=dict)  # key -> amount
+
+    @property
+    def fee(self) -> int:
+        return self.amount * FEE_BPS // 10_000 if self.seller else self.amount
+
+    def revenue(self) -> int:
+        """Revenue kept: the fee (the whole amount without a seller) less its share of refunds, rounded down."""
+        if self.status not in PAID_LIKE:
+            return 0
+        return self.fee - self.refunded * self.fee // self.amount
+
+
+class LedgerAndPaymentsModel(RuleBasedStateMachine):
+    accounts = Bundle("accounts")
+    orders = Bundle("orders")
+    examples = 0
+    steps = 0
+
+    def __init__(self):
+        super().__init__()
+        type(self).examples += 1
+        # Each example in its own savepoint inside the test's transaction, rolled back at teardown.
+        self._example = transaction.atomic()
+        self._example.__enter__()
+        self.model_accounts: dict[str, ModelAccount] = {}
+        self.model_orders: dict[str, ModelOrder] = {}
+        self.cash: dict[str, int] = dict.fromkeys(CURRENCIES, 0)
+        self.counter = 0
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self._example.__exit__(None, None, None)
+
+    def _next(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+    # --- ledger --------------------------------------------------------------------------
+
+    @initialize(target=accounts, currency=st.sampled_from(CURRENCIES))
+    def first_account(self, currency):
+        return self.account_create(currency)
+
+    @rule(target=accounts, currency=st.sampled_from(CURRENCIES))
+    def open_account(self, currency):
+        return self.account_create(currency)
+
+    def account_create(self, currency: str) -> str:
+        account = ledger.account_create(owner=OWNER, name=self._next("customer"), currency=currency)
+        self.model_accounts[str(account.id)] = ModelAccount(str(account.id), currency)
+        return str(account.id)
+
+    def _account(self, account_id: str):
+        from ledger.models import Account
+
+        return Account.objects.get(pk=account_id)
+
+    @rule(account=accounts, amount=amounts)
+    def deposit(self, account, amount):
+        model = self.model_accounts[account]
+        reference = self._next("dep")
+        txn = ledger.deposit(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        assert txn.kind == "deposit"
+        model.balance += amount
+        model.references[reference] = ("deposit", amount)
+        self.cash[model.currency] += amount
+
+    @rule(account=accounts, amount=bad_amounts)
+    def deposit_a_bad_amount_is_refused(self, account, amount):
+        with pytest.raises(InvalidAmount):
+            ledger.deposit(account=self._account(account), amount=amount, reference=self._next("bad"), owner=OWNER)
+
+    @rule(account=accounts, amount=amounts)
+    def withdraw(self, account, amount):
+        model = self.model_accounts[account]
+        reference = self._next("wd")
+        if amount > model.balance:
+            with pytest.raises(InsufficientFunds):
+                ledger.withdraw(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+            return
+        ledger.withdraw(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        model.balance -= amount
+        model.references[reference] = ("withdrawal", amount)
+        self.cash[model.currency] -= amount
+
+    @rule(source=accounts, destination=accounts, amount=amounts)
+    def transfer(self, source, destination, amount):
+        src, dst = self.model_accounts[source], self.model_accounts[destination]
+        call = lambda: ledger.transfer_create(  # noqa: E731
+            source=self._account(source), destination=self._account(destination), amount=amount,
+            reference=self._next("tr"), owner=OWNER,
+        )
+        if source == destination:
+            with pytest.raises(SelfTransfer):
+                call()
+        elif src.currency != dst.currency:
+            with pytest.raises(CurrencyMismatch):
+                call()
+        elif amount > src.balance:
+            with pytest.raises(InsufficientFunds):
+                call()
+        else:
+            call()
+            src.balance -= amount
+            dst.balance += amount
+
+    @rule(account=accounts, data=st.data())
+    def a_repeated_reference_posts_nothing_more(self, account, data):
+        model = self.model_accounts[account]
+        posted = [(ref, kind, amount) for ref, (kind, amount) in model.references.items() if kind == "deposit"]
+        if not posted:
+            return
+        reference, _, amount = data.draw(st.sampled_from(posted))
+        same = ledger.deposit(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        assert Transaction.objects.filter(owner=OWNER, reference=reference).get().pk == same.pk
+        other = amount + 1 if amount < MAX_AMOUNT else amount - 1
+        with pytest.raises(ReferenceConflict):
+            ledger.deposit(account=self._account(account), amount=other, reference=reference, owner=OWNER)
+
+    # --- orders, pays, the provider's later word, refunds ---------------------------------
+
+    @rule(target=orders, amount=st.integers(1, 50_000), currency=st.sampled_from(CURRENCIES), seller=st.booleans())
+    def order_create(self, amount, currency, seller):
+        order = payments.order_create(owner=OWNER, user_id="buyer", amount=amount, currency=currency,
+                                      seller_id="seller" if seller else None)
+        self.model_orders[str(order.id)] = ModelOrder(str(order.id), amount, currency, seller)
+        return str(order.id)
+
+    @rule(order=orders, outcome=st.sampled_from(["success", "decline", "outage"]),
+          trust=st.sampled_from(["trusted", "standard", "new"]))
+    def pay(self, order, outcome, trust):
+        model = self.model_orders[order]
+        key = self._next("pay")
+        if model.status not in ("CREATED", "FAILED"):
+            with pytest.raises(OrderNotPayable):
+                payments.order_pay(order_id=order, idempotency_key=key, buyer_trust=trust, simulate=outcome)
+            return
+        result = payments.order_pay(order_id=order, idempotency_key=key, buyer_trust=trust, simulate=outcome)
+        model.pay_keys.append(key)
+        if outcome == "success":
+            model.status, model.failure_reason = "PAID", ""
+            self.cash[model.currency] += model.amount
+            expected_payment = "SUCCEEDED"
+        elif outcome == "decline":
+            model.status, model.failure_reason = "FAILED", "card_declined"
+            expected_payment = "FAILED"
+        elif trust == "trusted" and model.amount < outage_pending_cap(model.currency):
+            model.status = "PENDING_PAYMENT"
+            expected_payment = "PENDING"
+        else:
+            model.status, model.failure_reason = "FAILED", "provider_unavailable"
+            expected_payment = "FAILED"
+        assert (result.payment.status, result.order.status) == (expected_payment, model.status)
+
+    @rule(order=orders, data=st.data())
+    def a_repeated_pay_key_changes_nothing(self, order, data):
+        model = self.model_orders[order]
+        if not model.pay_keys:
+            return
+        key = data.draw(st.sampled_from(model.pay_keys))
+        result = payments.order_pay(order_id=order, idempotency_key=key, simulate="success")
+        assert result.order.status == model.status
+
+    @rule(order=orders, outcome=st.sampled_from(["PAID", "FAILED"]))
+    def provider_confirms(self, order, outcome):
+        model = self.model_orders[order]
+        result = payments.payment_outcome_apply(
+            order=Order.objects.get(pk=order), outcome=outcome, source=ConfirmationSource.WEBHOOK
+        )
+        applies = (
+            model.status == "PENDING_PAYMENT"
+            or (outcome == "PAID" and model.status == "FAILED" and model.failure_reason in CONFIRMABLE)
+        )
+        assert (result == "applied") == applies, (result, model)
+        if not applies:
+            return
+        if outcome == "PAID":
+            model.status, model.failure_reason = "PAID", ""
+            self.cash[model.currency] += model.amount
+        else:
+            model.status, model.failure_reason = "FAILED", "provider_declined"
+
+    @rule(order=orders, how=st.sampled_from(["partial", "rest", "all_explicit", "too_much"]), data=st.data())
+    def refund(self, order, how, data):
+        model = self.model_orders[order]
+        remaining = model.amount - model.refunded
+        amount = {
+            "partial": data.draw(st.integers(1, max(remaining, 1))),
+            "rest": None,
+            "all_explicit": remaining,
+            "too_much": remaining + data.draw(st.integers(1, 1_000)),
+        }[how]
+        key = self._next("refund")
+        call = lambda: payments.refund_create(  # noqa: E731
+            order=Order.objects.get(pk=order), amount=amount, created_by=OWNER, idempotency_key=key
+        )
+        if model.status not in ("PAID", "PARTIALLY_REFUNDED"):
+            with pytest.raises(OrderNotRefundable):
+                call()
+            return
+        if amount is not None and amount > remaining:
+            with pytest.raises(RefundExceedsRemaining):
+                call()
+            return
+        refund = call()
+        refunded = remaining if amount is None else amount
+        assert refund.amount == refunded
+        model.refunds[key] = refunded
+        model.refunded += refunded
+        model.status = "REFUNDED" if model.refunded == model.amount else "PARTIALLY_REFUNDED"
+        self.cash[model.currency] -= refunded
+
+    @rule(order=orders, data=st.data(), change=st.booleans())
+    def a_repeated_refund_key_refunds_nothing_more(self, order, data, change):
+        model = self.model_orders[order]
+        if not model.refunds:
+            return
+        key = data.draw(st.sampled_from(sorted(model.refunds)))
+        amount = model.refunds[key] + (1 if change else 0)
+        call = lambda: payments.refund_create(  # noqa: E731
+            order=Order.objects.get(pk=order), amount=amount, created_by=OWNER, idempotency_key=key
+        )
+        if change:
+            with pytest.raises(RefundKeyConflict):
+                call()
+        else:
+            assert call().amount == model.refunds[key]
+
+    # --- after every step: the database is the model ----------------------------------------
+
+    @invariant()
+    def customer_balances_match_the_model(self):
+        type(self).steps += 1
+        stored = {str(k): v for k, v in AccountBalance.objects.filter(
+            account_id__in=list(self.model_accounts)).values_list("account_id", "balance")}
+        assert stored == {a.id: a.balance for a in self.model_accounts.values()}
+
+    @invariant()
+    def orders_match_the_model(self):
+        stored = {str(o.id): (o.status, o.refunded_amount) for o in Order.objects.filter(owner=OWNER)}
+        assert stored == {o.id: (o.status, o.refunded) for o in self.model_orders.values()}
+
+    @invariant()
+    def system_accounts_match_the_model(self):
+        balances = dict(AccountBalance.objects.filter(account__is_system=True).values_list("account_id", "balance"))
+        for currency in CURRENCIES:
+            orders = [o for o in self.model_orders.values() if o.currency == currency and o.status in PAID_LIKE]
+            revenue = sum(o.revenue() for o in orders)
+            payable = sum(o.amount - o.refunded for o in orders) - revenue
+
+            def balance(name, currency=currency):
+                return balances.get(ledger.system_account_id(name, currency), 0)
+
+            assert balance("cash") == self.cash[currency], currency
+            assert (balance("revenue"), balance("seller_payable")) == (revenue, payable), currency
+            customers = sum(a.balance for a in self.model_accounts.values() if a.currency == currency)
+            assert balance("cash") == customers + revenue + payable, currency
+
+    @invariant()
+    def the_ledger_balances(self):
+        assert_ledger_consistent()
+
+
+@pytest.fixture
+def model_settings(settings):
+    settings.MINTGUARD_PLATFORM_FEE_BPS = FEE_BPS
+    settings.MINTGUARD_SIMULATOR_OUTAGE = False
+    settings.MINTGUARD_SIMULATOR_OUTAGE_RATE = 0.0
+    settings.MINTGUARD_SIMULATOR_TIMEOUT_RATE = 0.0
+    settings.MINTGUARD_SIMULATOR_DECLINE_RATE = 0.0
+    return settings
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(600)
+def test_the_ledger_and_payments_agree_with_a_model_after_every_step(model_settings):
+    LedgerAndPaymentsModel.examples = LedgerAndPaymentsModel.steps = 0
+
+    run_state_machine_as_test(
+        LedgerAndPaymentsModel,
+        settings=settings(
+            max_examples=200, stateful_step_count=20, deadline=None, derandomize=True, database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+
+    assert LedgerAndPaymentsModel.examples >= 200
+    assert LedgerAndPaymentsModel.steps >= 200 * 5
