@@ -42,6 +42,8 @@ LEASE = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 # Outcomes worth replaying: the request ran and the world is in the state its answer describes.
 STORED_ERROR_STATUSES = frozenset({409})
+# A 409 that only says a concurrent change won a race: transient, so a retry must run afresh.
+TRANSIENT_CONFLICT_CODES = frozenset({"conflict"})
 
 
 class IdempotencyKeyMissing(ApiError):
@@ -246,7 +248,9 @@ def _execute(lease: Lease, method, view, request, args, kwargs, atomic: bool):
             _release(lease)
             raise
     # The handler refused the request: remember business conflicts, forget the rest.
-    if response.status_code in STORED_ERROR_STATUSES:
+    data = getattr(response, "data", None)
+    code = data.get("code") if isinstance(data, dict) else None
+    if response.status_code in STORED_ERROR_STATUSES and code not in TRANSIENT_CONFLICT_CODES:
         if _store(lease, response):
             return response
         raise IdempotencyKeyInUse("This request's lease expired and a retry took the key over.")

@@ -381,3 +381,23 @@ def test_operator_writes_need_csrf(api):
                             HTTP_IDEMPOTENCY_KEY="csrf")
     assert_problem(response, 403, "permission_denied")
     assert Posting.objects.filter(account_id=account["id"]).count() == 0
+
+
+def test_a_constraint_race_is_409_conflict_and_a_retry_runs_afresh(api, monkeypatch):
+    from django.db import IntegrityError
+
+    from ledger.api.views import AccountDeposit
+
+    account = open_account(api)
+
+    def lose_a_race(**kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(AccountDeposit, "service", staticmethod(lose_a_race))
+    raced = deposit(api, account["id"], 50, "raced")
+    monkeypatch.undo()
+    retried = deposit(api, account["id"], 50, "raced")
+
+    assert_problem(raced, 409, "conflict")
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+    assert balance_of(account["id"]) == 50
