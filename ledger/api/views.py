@@ -135,12 +135,13 @@ class AccountStatement(APIView):
 
 
 def statement_entry(posting: Posting) -> dict:
+    """One statement line (shape: StatementEntrySerializer). Plain dicts: a page renders up to 200."""
     txn = posting.transaction
-    return s.StatementEntrySerializer({
-        "id": posting.id, "ts": txn.created_at, "type": posting.direction, "amount": posting.amount,
-        "balance_after": posting.balance_after, "transaction_id": txn.id, "ref": txn.reference,
-        "description": txn.description,
-    }).data
+    return {
+        "id": posting.id, "ts": _timestamp.to_representation(txn.created_at), "type": posting.direction,
+        "amount": posting.amount, "balance_after": posting.balance_after, "transaction_id": str(txn.id),
+        "ref": txn.reference, "description": txn.description,
+    }
 
 
 class TransferCreate(APIView):
