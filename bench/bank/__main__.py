@@ -12,7 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .cluster import API_KEY_NAME, REPO, ClusterError, Gunicorn, create_api_key, load_with_postgres, manage, server_env
+from ..system import REPO, load_with_postgres, manage
+from .cluster import API_KEY_NAME, ClusterError, Gunicorn, create_api_key, server_env
 from .faults import FaultInjector, plan
 from .workload import CURRENCIES, Budget, Client, History, Http, Op, World, send_until_answered
 

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .cluster import manage
+from ..system import manage
 from .workload import EXPECTED_REFUSALS, Http, Op
 
 MONEY_KINDS = ("deposit", "withdraw", "transfer", "transfer_cross_currency")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
-import importlib.util
 import os
 import random
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-API_KEY_NAME = "bank-test"
-# Variables of the developer's shell that would change what we test (simulator rates, DEBUG...).
-SCRUBBED_PREFIXES = ("MINTGUARD_", "PROMETHEUS_", "GUNICORN_", "DATABASE_URL", "DEBUG", "PG", "WEB_CONCURRENCY",
-                     "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS", "SECRET_KEY", "CACHE_URL")
+from ..system import REPO, free_port, manage, production_env
 
+API_KEY_NAME = "bank-test"
 
 # x86-64 syscall number: Python's time.sleep() blocks in it; an idle sync worker waits in select/poll.
 CLOCK_NANOSLEEP = "230"
@@ -30,41 +23,10 @@ class ClusterError(RuntimeError):
     """The system under test could not be set up; not a finding about it."""
 
 
-def load_with_postgres():
-    """Import scripts/with_postgres.py (not a package) for its `private_postgres()`."""
-    if "with_postgres" in sys.modules:
-        return sys.modules["with_postgres"]
-    spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["with_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def server_env(*, database_url: str, workdir: Path, workers: int, fee_bps: int) -> dict[str, str]:
-    """Return a production-like environment: DEBUG off, plain HTTP on loopback, a generous rate limit."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(SCRUBBED_PREFIXES)}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "mintguard_site.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "MINTGUARD_PROVIDER_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "MINTGUARD_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "MINTGUARD_API_RATE": "1000000/min",
-        "MINTGUARD_PLATFORM_FEE_BPS": str(fee_bps),
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_TIMEOUT": "30",
-        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-        # Request lines would be ~1 KB per operation; warnings and 5xx tracebacks are what we read.
-        "LOG_LEVEL": "WARNING",
-    })
-    return env
-
-
-def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    """Return a production-like environment with a generous rate limit and a platform fee."""
+    return production_env(database_url=database_url, workdir=workdir, workers=workers, api_rate="1000000/min",
+                          MINTGUARD_PLATFORM_FEE_BPS=str(fee_bps), GUNICORN_TIMEOUT="30")
 
 
 def create_api_key(env: dict[str, str]) -> str:
@@ -72,12 +34,6 @@ def create_api_key(env: dict[str, str]) -> str:
     if created.returncode != 0:
         raise ClusterError(f"create_api_key failed:\n{created.stdout}{created.stderr}")
     return created.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def children_of(pid: int) -> list[int]:

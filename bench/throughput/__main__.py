@@ -21,7 +21,6 @@ Everything it started is stopped and its temporary files removed, also on failur
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -35,8 +34,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..system import free_port, load_with_postgres
 from . import baseline, load, report
-from .server import REPO, Server, default_workers, django_env, free_port, manage
+from .server import REPO, Server, default_workers, django_env, manage
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,6 @@ def make_plan(args) -> Plan:
                 warmup=1 if quick else 2, connections=args.connections or 2 * workers, workers=workers,
                 accounts=1000, contended=4, wallet_users=1000, deep_page=args.deep_page, page_size=50,
                 mode="quick" if quick else "full")
-
-
-def load_with_postgres():
-    if "with_postgres" in sys.modules:
-        return sys.modules["with_postgres"]
-    spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["with_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def say(message: str) -> None:

@@ -1,23 +1,18 @@
 """The system under test: gunicorn (sync workers, gunicorn.conf.py) on loopback, production settings."""
 
-import base64
 import contextlib
 import http.client
 import json
 import multiprocessing
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-# Variables of the developer's shell that would change what we measure (DEBUG, simulator rates...).
-SCRUBBED_PREFIXES = ("MINTGUARD_", "PROMETHEUS_", "GUNICORN_", "DATABASE_URL", "DEBUG", "WEB_CONCURRENCY",
-                     "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS", "SECRET_KEY", "CACHE_URL", "LOG_LEVEL", "PORT")
+from ..system import REPO, production_env
+from ..system import manage as run_manage
 
 
 def default_workers() -> int:
@@ -25,35 +20,14 @@ def default_workers() -> int:
     return min(2 * multiprocessing.cpu_count() + 1, 12)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def django_env(*, database_url: str, workdir: Path, workers: int, port: int) -> dict[str, str]:
-    """Production settings (DEBUG unset), plain HTTP on loopback, a rate limit no run can reach."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(SCRUBBED_PREFIXES)}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "mintguard_site.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "MINTGUARD_PROVIDER_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "MINTGUARD_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "MINTGUARD_API_RATE": "100000000/min",
-        "LOG_LEVEL": "WARNING",
-        "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-        "PYTHONPATH": str(REPO),
-    })
-    return env
+    """Production settings on loopback with a rate limit no run can reach."""
+    return production_env(database_url=database_url, workdir=workdir, workers=workers, api_rate="100000000/min",
+                          GUNICORN_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(REPO))
 
 
 def manage(env: dict, *args: str, timeout: float = 600) -> None:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = run_manage(env, *args, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
