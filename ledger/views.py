@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from mintguard_site.api.pagination import decode_cursor, newest_first, page_of
 from operators import selectors as dashboard
-from operators.dashboard import PAGE_SIZE, cursor_position, operator_required, page_of, render_page, wants_partial
+from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
 from operators.services import reconciliation_start
 
 from .models import Account, ReconciliationRun, Transaction
@@ -36,9 +37,9 @@ def _get_or_404(queryset, pk):
 @operator_required("ledger.view_account")
 def account_list(request):
     filters = {"q": request.GET.get("q", "")[:64], "currency": request.GET.get("currency", "")[:12]}
-    rows = dashboard.customer_accounts(**filters, limit=PAGE_SIZE + 1, after=cursor_position(request, "accounts"))
+    rows = dashboard.customer_accounts(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "accounts"))
     accounts, next_cursor = page_of(rows, scope="accounts", limit=PAGE_SIZE,
-                                    position=lambda a: [a.created_at.isoformat(), str(a.pk)])
+                                    position=newest_first)
     context = {
         "accounts": accounts, "next_cursor": next_cursor, "filters": filters,
         "names": dashboard.owner_names(a.owner for a in accounts),
@@ -57,7 +58,7 @@ def account_list(request):
 def account_detail(request, account_id):
     account = _get_or_404(Account.objects.select_related("balance_row"), account_id)
     scope = f"statement:{account.pk}"
-    position = cursor_position(request, scope)
+    position = decode_cursor(request, scope)
     rows = statement_page(account=account, limit=PAGE_SIZE + 1, before_entry=position[0] if position else None)
     entries, next_cursor = page_of(rows, scope=scope, limit=PAGE_SIZE, position=lambda p: [p.entry_number])
     return render_page(request, "ledger/account_detail.html", {

@@ -1,20 +1,20 @@
-"""What every dashboard view shares: the permission check, htmx partials and cursor paging.
+"""What every dashboard view shares: the permission check and htmx partials.
+
+Pages are cursor-paged with the API's signed cursors (`mintguard_site.api.pagination`).
 
 The apps' dashboard views (`ledger/views.py`, `payments/views.py`, ...) use these; the apps' cores
 (models, services, selectors) never import the dashboard.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.core import signing
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django_htmx.http import HttpResponseClientRedirect
 
 PAGE_SIZE = 50
-_CURSOR_SALT = "mintguard.dashboard.cursor"
 
 
 def operator_required(permission: str):
@@ -51,31 +51,3 @@ def render_page(request, template: str, context: dict, *, partial: str | None = 
     """Render the full page, or only `partial` when htmx asks for a fragment."""
     name = partial if partial and wants_partial(request) else template
     return render(request, name, context, status=status)
-
-
-# --- cursor paging -------------------------------------------------------------------------
-
-
-def cursor_position(request, scope: str) -> list | None:
-    """Return the position in `?cursor=`, None without one; a forged or foreign cursor is a 400."""
-    raw = request.GET.get("cursor")
-    if not raw:
-        return None
-    try:
-        value = signing.loads(raw, salt=_CURSOR_SALT)
-    except (signing.BadSignature, ValueError, TypeError, UnicodeError):
-        raise BadRequest("The cursor is malformed.") from None
-    if not isinstance(value, dict) or value.get("s") != scope or not isinstance(value.get("p"), list):
-        raise BadRequest("The cursor was issued for another list.")
-    return value["p"]
-
-
-def cursor_token(scope: str, position: list) -> str:
-    return signing.dumps({"s": scope, "p": position}, salt=_CURSOR_SALT, compress=False)
-
-
-def page_of(rows: Sequence, *, scope: str, limit: int, position: Callable[[object], list]) -> tuple[list, str | None]:
-    """Split `limit + 1` fetched rows into the page and the cursor of the next one (None: last page)."""
-    page = list(rows[:limit])
-    more = len(rows) > limit
-    return page, cursor_token(scope, position(page[-1])) if more else None

@@ -10,11 +10,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mintguard_site.api.models import ApiClient
+from mintguard_site.api.pagination import decode_cursor, page_of
 from mintguard_site.ratelimit import login_rate_limited, login_retry_after
 
 from . import selectors, services
 from .charts import volume_chart
-from .dashboard import PAGE_SIZE, cursor_position, operator_required, page_of, render_page
+from .dashboard import PAGE_SIZE, operator_required, render_page
 from .forms import ApiKeyCreateForm, LoginForm
 from .models import AuditAction
 
@@ -74,7 +75,7 @@ def audit(request):
         "actor": request.GET.get("actor", "")[:150],
         "q": request.GET.get("q", "")[:64],
     }
-    rows = selectors.audit_search(**filters, limit=PAGE_SIZE + 1, after=cursor_position(request, "audit"))
+    rows = selectors.audit_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "audit"))
     entries, next_cursor = page_of(rows, scope="audit", limit=PAGE_SIZE,
                                    position=lambda e: [e.created_at.isoformat(), e.pk])
     return render_page(request, "operators/audit.html", {

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ledger.currencies import format_amount
 from ledger.exceptions import LedgerError
+from mintguard_site.api.pagination import decode_cursor, newest_first, page_of
 from operators import selectors as dashboard
 from operators import services as operator_services
-from operators.dashboard import PAGE_SIZE, cursor_position, operator_required, page_of, render_page, wants_partial
+from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
 from operators.forms import RefundForm, ResolvePendingForm
 
 from .exceptions import OrderNotFound
@@ -35,9 +36,9 @@ def _order(order_id):
 def order_list(request):
     status = request.GET.get("status", "")
     filters = {"q": request.GET.get("q", "")[:64], "status": status if status in OrderStatus.values else ""}
-    rows = dashboard.orders_search(**filters, limit=PAGE_SIZE + 1, after=cursor_position(request, "orders"))
+    rows = dashboard.orders_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "orders"))
     orders, next_cursor = page_of(rows, scope="orders", limit=PAGE_SIZE,
-                                  position=lambda o: [o.created_at.isoformat(), str(o.pk)])
+                                  position=newest_first)
     return render_page(request, "payments/order_list.html", {
         "orders": orders, "next_cursor": next_cursor, "filters": filters, "statuses": OrderStatus.choices,
     }, partial="payments/_order_results.html")
@@ -123,7 +124,7 @@ def _refund_response(request, order, *, form, step, confirm=None, status=200):
 @require_GET
 @operator_required("payments.view_order")
 def pending_list(request):
-    rows = dashboard.pending_queue(limit=PAGE_SIZE + 1, after=cursor_position(request, "pending"))
+    rows = dashboard.pending_queue(limit=PAGE_SIZE + 1, after=decode_cursor(request, "pending"))
     orders, next_cursor = page_of(rows, scope="pending", limit=PAGE_SIZE,
                                   position=lambda o: [o.pending_since.isoformat(), str(o.pk)])
     return render_page(request, "payments/pending_list.html", {
@@ -172,9 +173,9 @@ def refund_list(request):
         "source": source if source in ("operator", "api") else "",
         "acknowledged": acknowledged if acknowledged in ("yes", "no") else "",
     }
-    rows = dashboard.refunds_search(**filters, limit=PAGE_SIZE + 1, after=cursor_position(request, "refunds"))
+    rows = dashboard.refunds_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "refunds"))
     refunds, next_cursor = page_of(rows, scope="refunds", limit=PAGE_SIZE,
-                                   position=lambda r: [r.created_at.isoformat(), str(r.pk)])
+                                   position=newest_first)
     return render_page(request, "payments/refund_list.html", {
         "refunds": refunds, "next_cursor": next_cursor, "filters": filters,
         "currencies": dashboard.order_currencies(),

@@ -7,9 +7,8 @@ from ledger import selectors, services
 from ledger.exceptions import SelfTransfer
 from ledger.models import Direction, Posting, Transaction
 from mintguard_site.api.auth import request_owner, visible_owner
-from mintguard_site.api.errors import InvalidCursor
 from mintguard_site.api.idempotency import idempotent
-from mintguard_site.api.pagination import decode_cursor, encode_cursor, parse_limit
+from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.schema import LIST_PARAMETERS, money_route, read_route
 from mintguard_site.api.serializers import validated
 
@@ -47,12 +46,11 @@ class AccountListCreate(APIView):
                 parameters=LIST_PARAMETERS, tags=TAGS, operation_id="accounts_list")
     def get(self, request):
         limit = parse_limit(request)
-        position = decode_cursor(request, "accounts")
+        position = decode_cursor(request, "accounts", size=2)
         accounts = selectors.accounts_page(
             owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None
         )
-        page, more = accounts[:limit], len(accounts) > limit
-        next_cursor = encode_cursor("accounts", [page[-1].created_at.isoformat(), str(page[-1].id)]) if more else None
+        page, next_cursor = page_of(accounts, scope="accounts", limit=limit, position=newest_first)
         return Response({"results": [account_body(a) for a in page], "next_cursor": next_cursor})
 
     @money_route(request=s.AccountCreateSerializer, response=s.AccountSerializer, summary="Open an account",
@@ -122,16 +120,11 @@ class AccountStatement(APIView):
         limit = parse_limit(request)
         account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
         scope = f"statement:{account.id}"
-        position = decode_cursor(request, scope)
-        if position is not None and (len(position) != 1 or type(position[0]) is not int):
-            raise InvalidCursor("The cursor was issued for another list.")
-        before = position[0] if position else None
-        postings = selectors.statement_page(account=account, limit=limit + 1, before_entry=before)
-        page, more = postings[:limit], len(postings) > limit
-        return Response({
-            "entries": [statement_entry(p) for p in page],
-            "next_cursor": encode_cursor(scope, [page[-1].entry_number]) if more else None,
-        })
+        position = decode_cursor(request, scope, size=1)
+        postings = selectors.statement_page(account=account, limit=limit + 1,
+                                            before_entry=position[0] if position else None)
+        page, next_cursor = page_of(postings, scope=scope, limit=limit, position=lambda p: [p.entry_number])
+        return Response({"entries": [statement_entry(p) for p in page], "next_cursor": next_cursor})
 
 
 def statement_entry(posting: Posting) -> dict:

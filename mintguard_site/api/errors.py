@@ -6,8 +6,8 @@ served as `application/problem+json`. `code` is stable snake_case: clients branc
 
 import logging
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -47,7 +47,9 @@ class InvalidParameter(ApiError):
     code, title = "invalid_parameter", "Invalid query parameter"
 
 
-class InvalidCursor(ApiError):
+class InvalidCursor(ApiError, BadRequest):
+    """Also Django's BadRequest, so a dashboard page answers 400 for it like the API does."""
+
     code, title = "invalid_cursor", "Invalid cursor"
 
 

@@ -1,8 +1,10 @@
 """Cursor pagination: signed, opaque cursors and the `limit` rule every list shares.
 
 A cursor is the position after the last item of a page, signed with SECRET_KEY so a client
-cannot forge or edit one (400 invalid_cursor).
+cannot forge or edit one (400 invalid_cursor). The API and the dashboard page the same way.
 """
+
+from collections.abc import Callable, Sequence
 
 from django.core import signing
 
@@ -26,15 +28,27 @@ def encode_cursor(scope: str, position: list) -> str:
     return signing.dumps({"s": scope, "p": position}, salt=_SALT, compress=False)
 
 
-def decode_cursor(request, scope: str) -> list | None:
-    """Return the position in `?cursor=`, None without one, or raise InvalidCursor."""
-    raw = request.query_params.get("cursor")
+def decode_cursor(request, scope: str, *, size: int | None = None) -> list | None:
+    """Return the position in `?cursor=` (of `size` items, if given), None without one, or raise InvalidCursor."""
+    raw = request.GET.get("cursor")
     if raw is None or raw == "":
         return None
     try:
         value = signing.loads(raw, salt=_SALT)
     except (signing.BadSignature, ValueError, TypeError, UnicodeError):
         raise InvalidCursor("The cursor is malformed or was not issued for this list.") from None
-    if not isinstance(value, dict) or value.get("s") != scope or not isinstance(value.get("p"), list):
+    position = value.get("p") if isinstance(value, dict) and value.get("s") == scope else None
+    if not isinstance(position, list) or (size is not None and len(position) != size):
         raise InvalidCursor("The cursor was issued for another list.")
-    return value["p"]
+    return position
+
+
+def newest_first(row) -> list:
+    """The position of a row in a list ordered by (created_at, id) descending."""
+    return [row.created_at.isoformat(), str(row.pk)]
+
+
+def page_of(rows: Sequence, *, scope: str, limit: int, position: Callable[[object], list]) -> tuple[list, str | None]:
+    """Split `limit + 1` fetched rows into the page and the cursor of the next one (None: last page)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(scope, position(page[-1])) if len(rows) > limit else None

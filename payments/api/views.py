@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from ledger.selectors import ledger_summary
 from mintguard_site.api.auth import request_owner, visible_owner
-from mintguard_site.api.errors import ApiError, InvalidCursor, InvalidParameter
+from mintguard_site.api.errors import ApiError, InvalidParameter
 from mintguard_site.api.idempotency import idempotent
-from mintguard_site.api.pagination import decode_cursor, encode_cursor, parse_limit
+from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
 from mintguard_site.api.serializers import NAME_MAX, validated
@@ -100,15 +100,12 @@ class OrderListCreate(APIView):
         user_id = request.query_params.get("user_id")
         if user_id is not None and len(user_id) > NAME_MAX:
             raise InvalidParameter(f"user_id is at most {NAME_MAX} characters.")
-        position = decode_cursor(request, "orders")
-        if position is not None and len(position) != 2:
-            raise InvalidCursor("The cursor was issued for another list.")
+        position = decode_cursor(request, "orders", size=2)
         orders = selectors.orders_page(
             owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None,
             status=status, user_id=user_id,
         )
-        page, more = orders[:limit], len(orders) > limit
-        next_cursor = encode_cursor("orders", [page[-1].created_at.isoformat(), str(page[-1].id)]) if more else None
+        page, next_cursor = page_of(orders, scope="orders", limit=limit, position=newest_first)
         return Response({"results": [order_body(o) for o in page], "next_cursor": next_cursor})
 
     @money_route(request=s.OrderCreateSerializer, response=s.OrderSerializer, summary="Create an order",
