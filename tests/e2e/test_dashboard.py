@@ -27,6 +27,8 @@ def test_an_operator_signs_in_finds_an_order_refunds_part_and_sees_the_ledger_li
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(site("/orders/"))
+    # The URL changes before the page has loaded: typing then could beat htmx to the form.
+    page.wait_for_load_state("load")
     page.fill("input[name=q]", "zoe")
     expect(page.locator("[data-testid=orders-table] tbody tr")).to_have_count(1)
     page.click(f"a[href='/orders/{order.pk}/']")
