@@ -60,7 +60,7 @@ SET session_replication_role = replica;
 SET work_mem = '256MB';
 SET maintenance_work_mem = '512MB';
 
-TRUNCATE ledger_posting, ledger_accountbalance, ledger_transaction, ledger_account, ledger_reconciliationrun CASCADE;
+TRUNCATE ledger_posting, ledger_balancebucket, ledger_transaction, ledger_account, ledger_reconciliationrun CASCADE;
 
 -- Accounts: 0 is the USD cash account (a system asset); 1..N are customers (liabilities).
 INSERT INTO ledger_account (id, owner, name, currency, kind, is_system, allow_negative, created_at)
@@ -95,16 +95,17 @@ SELECT md5('bench-txn-' || t)::uuid, 'bench-client', 'bench-' || t,
   FROM generate_series(1, __TRANSACTIONS__) AS t;
 
 -- Entry numbers and running balances per account, in posting order, on the normal side.
-INSERT INTO ledger_posting (transaction_id, account_id, direction, amount, currency, entry_number, balance_after)
-SELECT md5('bench-txn-' || t)::uuid, md5('bench-account-' || account)::uuid, direction, amount, 'USD',
+INSERT INTO ledger_posting (transaction_id, account_id, direction, amount, currency, bucket, entry_number,
+                            balance_after)
+SELECT md5('bench-txn-' || t)::uuid, md5('bench-account-' || account)::uuid, direction, amount, 'USD', 0,
        row_number() OVER w,
        sum(CASE WHEN (direction = 'DEBIT') = (account = 0) THEN amount ELSE -amount END) OVER w
   FROM bench_legs
 WINDOW w AS (PARTITION BY account ORDER BY t, leg ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
  ORDER BY t, leg;
 
-INSERT INTO ledger_accountbalance (account_id, balance, last_entry_number, allow_negative)
-SELECT md5('bench-account-' || a)::uuid, coalesce(totals.balance, 0), coalesce(totals.entries, 0), a = 0
+INSERT INTO ledger_balancebucket (account_id, bucket, balance, last_entry_number, allow_negative)
+SELECT md5('bench-account-' || a)::uuid, 0, coalesce(totals.balance, 0), coalesce(totals.entries, 0), a = 0
   FROM generate_series(0, __ACCOUNTS__) AS a
   LEFT JOIN (
     SELECT account, count(*) AS entries,
@@ -127,7 +128,7 @@ def build_ledger(database_url: str, *, transactions: int, accounts: int) -> dict
         sql = LOAD_SQL.replace("__TRANSACTIONS__", str(int(transactions))).replace("__ACCOUNTS__", str(int(accounts)))
         with connection.transaction():
             connection.execute(sql)
-        connection.execute("VACUUM ANALYZE ledger_account, ledger_accountbalance, ledger_transaction, ledger_posting")
+        connection.execute("VACUUM ANALYZE ledger_account, ledger_balancebucket, ledger_transaction, ledger_posting")
         postings = connection.execute("SELECT count(*) FROM ledger_posting").fetchone()[0]
         size = connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
     return {"postings": postings, "transactions": transactions, "accounts": accounts + 1,
@@ -199,7 +200,7 @@ def main() -> int:
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("UPDATE ledger_accountbalance SET balance = balance + 1 "
+            connection.execute("UPDATE ledger_balancebucket SET balance = balance + 1 "
                                "WHERE account_id = md5('bench-account-1')::uuid")
         damaged = measured_reconcile(env, "--json")
         found = json.loads(damaged["stdout"])["drift_count"] if damaged["stdout"].strip() else None

@@ -37,7 +37,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class PostingInline(ReadOnlyInline):
     model = Posting
-    fields = ("entry_number", "account", "direction", "amount", "currency", "balance_after")
+    fields = ("account", "bucket", "entry_number", "direction", "amount", "currency", "balance_after")
 
 
 @admin.register(Account)
@@ -45,12 +45,14 @@ class AccountAdmin(ReadOnlyAdmin):
     list_display = ("name", "currency", "kind", "balance_display", "is_system", "owner", "created_at")
     list_filter = ("is_system", "kind", "currency")
     search_fields = ("id", "name", "owner")
-    list_select_related = ("balance_row",)
     ordering = ("-created_at",)
 
-    @admin.display(description="balance", ordering="balance_row__balance")
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_balance()
+
+    @admin.display(description="balance", ordering="balance")
     def balance_display(self, account: Account) -> str:
-        return format_amount(account.balance_row.balance, account.currency)
+        return format_amount(account.balance, account.currency)
 
 
 @admin.register(Transaction)
@@ -65,7 +67,8 @@ class TransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ("id", "transaction", "account", "direction", "amount", "currency", "entry_number", "balance_after")
+    list_display = ("id", "transaction", "account", "direction", "amount", "currency", "bucket", "entry_number",
+                    "balance_after")
     list_filter = ("direction", "currency")
     search_fields = ("transaction__reference", "account__name", "account__id")
     list_select_related = ("transaction", "account")

@@ -61,6 +61,13 @@ class TransferNotFound(LedgerError):
     category = "not_found"
 
 
+class InvalidStatementPosition(LedgerError):
+    """A statement cursor of another shape: the account's buckets changed since it was issued."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
 class InsufficientFunds(LedgerError):
     code = "insufficient_funds"
     title = "Insufficient funds"

@@ -1,24 +1,31 @@
 """The only place the ledger takes row locks.
 
-Balance rows are locked FOR UPDATE in primary-key order, so two transactions touching the same
-accounts always queue instead of deadlocking. Only `AccountBalance` rows are locked: postings
-reference `Account` rows by foreign key, and locking those would collide with the key-share locks
-every posting insert takes. (SQLite ignores FOR UPDATE: its IMMEDIATE transactions serialize
-writers for the whole database.)
+Balance buckets are locked FOR UPDATE in (account, bucket) order, so two transactions touching
+the same buckets always queue instead of deadlocking. Only `BalanceBucket` rows are locked:
+postings reference `Account` rows by foreign key, and locking those would collide with the
+key-share locks every posting insert takes. (SQLite ignores FOR UPDATE: its IMMEDIATE
+transactions serialize writers for the whole database.)
 """
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from uuid import UUID
 
-from .models import AccountBalance
+from django.db.models import Q
+
+from .models import BalanceBucket
 
 
-def balances_for_update(account_ids: Iterable[UUID]) -> dict[UUID, AccountBalance]:
-    """Lock the balance rows of these accounts, in pk order, with their accounts loaded."""
+def buckets_for_update(buckets: Mapping[UUID, int]) -> dict[UUID, BalanceBucket]:
+    """Lock one bucket per account ({account id: bucket}), in order, with their accounts loaded."""
+    in_bucket_zero = [account_id for account_id, bucket in buckets.items() if bucket == 0]
+    wanted = Q(account_id__in=in_bucket_zero, bucket=0) if in_bucket_zero else Q(pk__in=[])
+    for account_id, bucket in buckets.items():
+        if bucket:
+            wanted |= Q(account_id=account_id, bucket=bucket)
     rows = (
-        AccountBalance.objects.select_related("account")
-        .filter(account_id__in=set(account_ids))
-        .order_by("account_id")
+        BalanceBucket.objects.select_related("account")
+        .filter(wanted)
+        .order_by("account_id", "bucket")
         .select_for_update(of=("self",))
     )
     return {row.account_id: row for row in rows}

@@ -8,22 +8,27 @@ Invariants (services check them first, for clear errors; the database is the las
    PostgreSQL: triggers raise on UPDATE and DELETE.
 3. A posting's amount is a positive integer in the currency's minor unit (CHECK), its direction is
    DEBIT or CREDIT (CHECK), and its currency is its account's currency (PostgreSQL trigger).
-4. An account's balance lives in `AccountBalance`, a row apart from the `Account` row that postings
+4. An account's balance lives in `BalanceBucket` rows, apart from the `Account` row that postings
    reference by foreign key: locking a row that foreign keys point at deadlocks or crawls under load.
-   The balance is on the account's normal side and equals the sum of its postings and the
-   `balance_after` of its last posting.
-5. Each account numbers its postings 1, 2, 3... with no gap (unique per account), assigned under
-   the balance row's lock, so statements can page on the entry number.
-6. Accounts that may not go negative (customers) never do (CHECK on the balance row), and no
-   balance passes +-9 * 10^18, so 64-bit columns cannot overflow (CHECK).
+   The balance, on the account's normal side, is the sum of its buckets. Customer accounts have
+   exactly one bucket (CHECK: only accounts that may go negative have more); system accounts have
+   several, so traffic that all touches one of them spreads over several row locks.
+5. Each bucket numbers its postings 1, 2, 3... with no gap (unique per account and bucket),
+   assigned under the bucket's lock; a bucket's balance equals the sum of its postings and the
+   `balance_after` of its last one. A customer account's entries are thus numbered per account,
+   and statements page on the entry number (per bucket, for system accounts).
+6. Accounts that may not go negative (customers) never do (CHECK on the bucket), and no
+   bucket passes +-9 * 10^18, so 64-bit columns cannot overflow (CHECK).
 7. A transaction's `reference` is unique per owner: no code path posts one business event twice.
 """
 
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 # A balance never passes this, so sums of a few balances still fit in 64 bits.
 BALANCE_LIMIT = 9 * 10**18
@@ -49,6 +54,22 @@ class Direction(models.TextChoices):
     CREDIT = "CREDIT", "Credit"
 
 
+def bucket_sum(account_ref: str = "pk", field: str = "balance") -> Coalesce:
+    """An expression for the sum of `field` over an account's balance buckets: its balance, or
+    with "last_entry_number" its posting count. `account_ref` leads from the queried model to the
+    account ("pk" on Account, "account_id" on a wallet).
+    """
+    buckets = BalanceBucket.objects.filter(account=OuterRef(account_ref)).order_by().values("account")
+    total = Subquery(buckets.annotate(total=Sum(field)).values("total"), output_field=models.BigIntegerField())
+    return Coalesce(total, Value(0), output_field=models.BigIntegerField())
+
+
+class AccountQuerySet(models.QuerySet):
+    def with_balance(self) -> "AccountQuerySet":
+        """Annotate `balance` and `entry_count` (postings so far), summed over each account's buckets."""
+        return self.annotate(balance=bucket_sum(), entry_count=bucket_sum(field="last_entry_number"))
+
+
 class Account(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.CharField(max_length=64, blank=True, default=SYSTEM_OWNER, db_index=True)
@@ -58,6 +79,8 @@ class Account(models.Model):
     is_system = models.BooleanField(default=False)
     allow_negative = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -78,13 +101,29 @@ class Account(models.Model):
     def debit_normal(self) -> bool:
         return self.kind in DEBIT_NORMAL_KINDS
 
+    # Read from the buckets unless `Account.objects.with_balance()` annotated them already.
+    @cached_property
+    def balance(self) -> int:
+        return self.balance_buckets.aggregate(total=Sum("balance"))["total"] or 0
 
-class AccountBalance(models.Model):
-    """The mutable half of an account: locked FOR UPDATE and rewritten by every posting."""
+    @cached_property
+    def entry_count(self) -> int:
+        return self.balance_buckets.aggregate(total=Sum("last_entry_number"))["total"] or 0
 
-    account = models.OneToOneField(
-        Account, primary_key=True, on_delete=models.PROTECT, related_name="balance_row"
-    )
+
+class BalanceBucket(models.Model):
+    """A share of an account's balance: locked FOR UPDATE and rewritten by every posting to it.
+
+    Customer accounts have one bucket (number 0), so their balance, overdraft check and entry
+    numbers live under one lock. System accounts may go negative, need no overdraft check, and have
+    several: each transaction picks one at random, so every top-up debiting treasury no longer
+    queues on one row.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # The (account, bucket) unique index serves lookups by account: no second index.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_buckets", db_index=False)
+    bucket = models.PositiveSmallIntegerField(default=0)
     balance = models.BigIntegerField(default=0)
     last_entry_number = models.BigIntegerField(default=0)
     # Copied from the account so the database itself can refuse a negative customer balance.
@@ -92,6 +131,9 @@ class AccountBalance(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["account", "bucket"], name="ledger_balance_bucket_unique"),
+            # An account that may not go negative keeps its whole balance in one row, under one lock.
+            models.CheckConstraint(condition=Q(allow_negative=True) | Q(bucket=0), name="ledger_balance_one_bucket"),
             models.CheckConstraint(
                 condition=Q(allow_negative=True) | Q(balance__gte=0), name="ledger_balance_not_negative"
             ),
@@ -103,7 +145,7 @@ class AccountBalance(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.balance} (entry {self.last_entry_number})"
+        return f"bucket {self.bucket}: {self.balance} (entry {self.last_entry_number})"
 
 
 class Transaction(models.Model):
@@ -132,6 +174,9 @@ class Posting(models.Model):
     direction = models.CharField(max_length=6, choices=Direction.choices)
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=12)
+    # The balance bucket the posting moved (always 0 for customer accounts), its entry number
+    # there, and that bucket's balance after it.
+    bucket = models.PositiveSmallIntegerField(default=0)
     entry_number = models.BigIntegerField()
     balance_after = models.BigIntegerField()
 
@@ -142,8 +187,8 @@ class Posting(models.Model):
                 condition=Q(direction__in=[Direction.DEBIT, Direction.CREDIT]), name="ledger_posting_direction_valid"
             ),
             models.CheckConstraint(condition=Q(entry_number__gte=1), name="ledger_posting_entry_number_positive"),
-            # Statements page on (account, entry_number): this index serves them too.
-            models.UniqueConstraint(fields=["account", "entry_number"], name="ledger_posting_entry_unique"),
+            # Statements page on (account, bucket, entry_number): this index serves them too.
+            models.UniqueConstraint(fields=["account", "bucket", "entry_number"], name="ledger_posting_entry_unique"),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,7 @@ TRANSACTION_TOO_FEW_POSTINGS = "transaction_has_two_postings"
 BALANCE_MATCHES_POSTINGS = "balance_matches_postings"
 BALANCE_MATCHES_LAST_ENTRY = "balance_matches_last_entry"
 ENTRY_NUMBERS_GAPLESS = "entry_numbers_gapless"
+BUCKET_EXISTS = "posting_bucket_exists"
 CUSTOMER_NOT_NEGATIVE = "customer_balance_not_negative"
 DEBITS_EQUAL_CREDITS = "debits_equal_credits"
 CHECK_FAILED = "check_failed"
@@ -69,9 +70,10 @@ def registered_checks() -> dict[str, Check]:
 # --- the ledger's checks -------------------------------------------------------------------
 
 
-def _account_label(totals: selectors.AccountTotals) -> str:
-    kind = "system account" if totals.is_system else "Account"
-    return f"{kind} {totals.account_id} ({totals.name}, {totals.currency})"
+def _bucket_label(totals: selectors.BucketTotals) -> str:
+    if totals.is_system:
+        return f"System account {totals.account_id} ({totals.name}, {totals.currency}), bucket {totals.bucket}"
+    return f"Account {totals.account_id} ({totals.name}, {totals.currency})"
 
 
 def check_transactions() -> Iterator[Drift]:
@@ -91,14 +93,22 @@ def check_transactions() -> Iterator[Drift]:
         )
 
 
-def check_accounts() -> Iterator[Drift]:
-    """Each account's stored balance equals its postings' sum and its last `balance_after`, its
-    entry numbers run 1..n with no gap, and no customer account is below zero. One streamed pass.
+def check_balances() -> Iterator[Drift]:
+    """Each balance bucket's stored balance equals its postings' sum and its last `balance_after`,
+    its entry numbers run 1..n with no gap, no posting names a bucket that does not exist, and no
+    customer account (always one bucket) is below zero. One streamed pass.
     """
-    for totals in selectors.account_totals():
-        label = _account_label(totals)
+    for totals in selectors.bucket_totals():
+        label = _bucket_label(totals)
         account_id = str(totals.account_id)
         stored, posted = totals.stored_balance, totals.posted_balance
+        if not totals.has_row:
+            yield Drift(
+                BUCKET_EXISTS,
+                f"{label}: {totals.posting_count} posting(s) are booked to a balance bucket that does not exist.",
+                account_id=account_id, currency=totals.currency, expected=0, actual=totals.posting_count,
+            )
+            continue
         if stored != posted:
             yield Drift(
                 BALANCE_MATCHES_POSTINGS,
@@ -114,7 +124,7 @@ def check_accounts() -> Iterator[Drift]:
                 f"posting (entry {totals.last_entry_number}).",
                 account_id=account_id, currency=totals.currency, expected=totals.last_balance_after, actual=stored,
             )
-        # Entry numbers are unique per account and >= 1, so count == max means exactly 1..max.
+        # Entry numbers are unique per bucket and >= 1, so count == max means exactly 1..max.
         if not totals.posting_count == totals.max_entry_number == totals.last_entry_number:
             yield Drift(
                 ENTRY_NUMBERS_GAPLESS,
@@ -148,7 +158,7 @@ def check_currency_totals() -> Iterator[Drift]:
 
 
 register_check("ledger.transactions", check_transactions)
-register_check("ledger.accounts", check_accounts)
+register_check("ledger.accounts", check_balances)
 register_check("ledger.currency_totals", check_currency_totals)
 
 

@@ -4,16 +4,18 @@ The integrity checks aggregate in SQL and stream their rows, so they run in boun
 ledgers of any size. Reconciliation builds on them.
 """
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .exceptions import AccountNotFound, TransferNotFound
-from .models import DEBIT_NORMAL_KINDS, Account, Direction, Posting, Transaction
+from .exceptions import AccountNotFound, InvalidStatementPosition, TransferNotFound
+from .models import DEBIT_NORMAL_KINDS, Account, BalanceBucket, Direction, Posting, Transaction
 
 _debits = Coalesce(Sum("amount", filter=Q(direction=Direction.DEBIT)), Value(0), output_field=BigIntegerField())
 _credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0), output_field=BigIntegerField())
@@ -21,7 +23,7 @@ _credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0
 
 def account_get(*, account_id, owner: str | None = None) -> Account:
     """Return a customer account, or raise AccountNotFound (also for another owner's account)."""
-    accounts = Account.objects.select_related("balance_row").filter(is_system=False)
+    accounts = Account.objects.with_balance().filter(is_system=False)
     if owner is not None:
         accounts = accounts.filter(owner=owner)
     try:
@@ -47,7 +49,7 @@ def accounts_get(*, account_ids: list, owner: str | None = None) -> dict:
 
 def accounts_page(*, owner: str | None, limit: int, after: tuple | None = None) -> list[Account]:
     """Return customer accounts newest first, after the (created_at, id) position given."""
-    accounts = Account.objects.filter(is_system=False).select_related("balance_row").order_by("-created_at", "-id")
+    accounts = Account.objects.filter(is_system=False).with_balance().order_by("-created_at", "-id")
     if owner is not None:
         accounts = accounts.filter(owner=owner)
     if after is not None:
@@ -68,89 +70,118 @@ def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
 
 
 def account_balance(*, account: Account) -> int:
-    return account.balance_row.balance
+    return account.balance
 
 
-def statement_page(*, account: Account, limit: int, before_entry: int | None = None) -> list[Posting]:
-    """Return up to `limit` postings of the account, newest first, older than `before_entry`.
+def statement_page(
+    *, account: Account, limit: int, before: list | None = None
+) -> tuple[list[Posting], list | None]:
+    """Return up to `limit` postings of the account, newest first, and the position of the next page.
 
-    Entry numbers are assigned under the account's lock and committed in order, so paging on
-    them never skips or repeats a posting while new ones arrive.
+    A position holds, per bucket, the entry number the next page stays below (None: not started
+    on that bucket); a customer account has one bucket, so its position is one entry number.
+    Entry numbers are assigned under the bucket's lock and committed in order, so paging on them
+    never skips or repeats a posting while new ones arrive. A system account's buckets are merged
+    newest first by looking only at each bucket's next posting, so each bucket is still read in
+    entry order, without a gap. Raises InvalidStatementPosition for a position of another shape.
     """
-    postings = Posting.objects.filter(account=account).select_related("transaction").order_by("-entry_number")
-    if before_entry is not None:
-        postings = postings.filter(entry_number__lt=before_entry)
-    return list(postings[:limit])
+    buckets = list(account.balance_buckets.order_by("bucket").values_list("bucket", flat=True)) \
+        if account.is_system else [0]
+    if before is None:
+        before = [None] * len(buckets)
+    if len(before) != len(buckets) or not all(e is None or type(e) is int for e in before):
+        raise InvalidStatementPosition("The cursor does not fit this account's statement.")
+    streams = []
+    for bucket, bound in zip(buckets, before, strict=True):
+        postings = Posting.objects.filter(account=account, bucket=bucket)
+        if bound is not None:
+            postings = postings.filter(entry_number__lt=bound)
+        streams.append(list(postings.select_related("transaction").order_by("-entry_number")[:limit + 1]))
+    page = list(islice(heapq.merge(*streams, key=_posted_at, reverse=True), limit))
+    position, taken = list(before), [0] * len(buckets)
+    for posting in page:
+        index = buckets.index(posting.bucket)
+        position[index], taken[index] = posting.entry_number, taken[index] + 1
+    more = any(count < len(stream) for count, stream in zip(taken, streams, strict=True))
+    return page, position if more else None
+
+
+def _posted_at(posting: Posting) -> tuple:
+    return posting.transaction.created_at, posting.pk
 
 
 # --- integrity ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class AccountTotals:
+class BucketTotals:
+    """One balance bucket's stored figures next to the sums of the postings booked to it."""
+
     account_id: UUID
+    bucket: int
     name: str
     currency: str
     is_system: bool
-    allow_negative: bool
+    debit_normal: bool
+    has_row: bool  # False: postings name a bucket the account does not have
     stored_balance: int
     last_entry_number: int
-    debits: int
-    credits: int
-    posting_count: int
-    max_entry_number: int
     last_balance_after: int | None
-    debit_normal: bool
+    debits: int = 0
+    credits: int = 0
+    posting_count: int = 0
+    max_entry_number: int = 0
 
     @property
     def posted_balance(self) -> int:
         return self.debits - self.credits if self.debit_normal else self.credits - self.debits
 
 
-def account_totals() -> Iterator[AccountTotals]:
-    """Stream every account with its stored balance next to the sums of its postings."""
+def bucket_totals() -> Iterator[BucketTotals]:
+    """Stream every balance bucket, in (account, bucket) order, with the sums of its postings.
+
+    Two ordered streams, merged here: the bucket rows, and the postings summed per (account,
+    bucket) in SQL. Postings in a bucket that has no row come out too, with has_row False.
+    """
     last_balance_after = Posting.objects.filter(
-        account_id=OuterRef("pk"), entry_number=OuterRef("balance_row__last_entry_number")
+        account_id=OuterRef("account_id"), bucket=OuterRef("bucket"), entry_number=OuterRef("last_entry_number")
     ).values("balance_after")[:1]
     rows = (
-        Account.objects.order_by("pk")
-        .annotate(
-            debits=Coalesce(
-                Sum("postings__amount", filter=Q(postings__direction=Direction.DEBIT)),
-                Value(0),
-                output_field=BigIntegerField(),
-            ),
-            credits=Coalesce(
-                Sum("postings__amount", filter=Q(postings__direction=Direction.CREDIT)),
-                Value(0),
-                output_field=BigIntegerField(),
-            ),
-            posting_count=Count("postings"),
-            max_entry_number=Coalesce(Max("postings__entry_number"), Value(0), output_field=BigIntegerField()),
-            last_balance_after=Subquery(last_balance_after),
-        )
-        .values_list(
-            "id",
-            "name",
-            "currency",
-            "is_system",
-            "allow_negative",
-            "kind",
-            "balance_row__balance",
-            "balance_row__last_entry_number",
-            "debits",
-            "credits",
-            "posting_count",
-            "max_entry_number",
-            "last_balance_after",
-        )
+        BalanceBucket.objects.order_by("account_id", "bucket")
+        .annotate(last_balance_after=Subquery(last_balance_after))
+        .values_list("account_id", "bucket", "account__name", "account__currency", "account__is_system",
+                     "account__kind", "balance", "last_entry_number", "last_balance_after")
+        .iterator(chunk_size=2000)
     )
-    for row in rows.iterator(chunk_size=2000):
-        (id_, name, currency, is_system, allow_negative, kind, balance, last_entry, *sums) = row
-        yield AccountTotals(
-            id_, name, currency, is_system, allow_negative, balance or 0, last_entry or 0, *sums,
-            debit_normal=kind in DEBIT_NORMAL_KINDS,
-        )
+    sums = (
+        Posting.objects.values("account_id", "bucket")
+        .annotate(debits=_debits, credits=_credits, count=Count("id"), max_entry=Max("entry_number"))
+        .order_by("account_id", "bucket")
+        .values_list("account_id", "bucket", "debits", "credits", "count", "max_entry",
+                     "account__name", "account__currency", "account__is_system", "account__kind")
+        .iterator(chunk_size=2000)
+    )
+    row, total = next(rows, None), next(sums, None)
+    while row is not None or total is not None:
+        row_key = row[:2] if row is not None else None
+        total_key = total[:2] if total is not None else None
+        if total is None or (row is not None and row_key < total_key):
+            yield _bucket(row)
+            row = next(rows, None)
+        elif row is None or total_key < row_key:
+            account_id, bucket, debits, credits, count, max_entry, name, currency, is_system, kind = total
+            yield BucketTotals(account_id, bucket, name, currency, is_system, kind in DEBIT_NORMAL_KINDS,
+                               False, 0, 0, None, debits, credits, count, max_entry)
+            total = next(sums, None)
+        else:
+            yield _bucket(row, sums=total[2:6])
+            row, total = next(rows, None), next(sums, None)
+
+
+def _bucket(row: tuple, *, sums: tuple = (0, 0, 0, 0)) -> BucketTotals:
+    account_id, bucket, name, currency, is_system, kind, balance, last_entry, last_after = row
+    return BucketTotals(account_id, bucket, name, currency, is_system, kind in DEBIT_NORMAL_KINDS,
+                        True, balance, last_entry, last_after, *sums)
 
 
 def unbalanced_transactions() -> Iterator[tuple[UUID, str, int]]:

@@ -4,12 +4,14 @@
 built on it, and so are the wallets and payments apps.
 """
 
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -31,8 +33,8 @@ from .models import (
     MAX_AMOUNT,
     SYSTEM_OWNER,
     Account,
-    AccountBalance,
     AccountKind,
+    BalanceBucket,
     Direction,
     Posting,
     Transaction,
@@ -74,8 +76,13 @@ def system_account_id(name: str, currency: str) -> UUID:
     return account_id
 
 
+def system_bucket_count() -> int:
+    """How many balance buckets each system account spreads its postings over."""
+    return settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS
+
+
 def system_accounts_create(*, currencies: Iterable[str]) -> None:
-    """Create every system account of these currencies, if missing. Safe under races."""
+    """Create every system account of these currencies and its buckets, if missing. Safe under races."""
     now = timezone.now()
     accounts = [
         Account(
@@ -92,8 +99,10 @@ def system_accounts_create(*, currencies: Iterable[str]) -> None:
     ]
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator simply wins.
     Account.objects.bulk_create(accounts, ignore_conflicts=True)
-    AccountBalance.objects.bulk_create(
-        [AccountBalance(account_id=a.id, allow_negative=True) for a in accounts], ignore_conflicts=True
+    BalanceBucket.objects.bulk_create(
+        [BalanceBucket(account_id=a.id, bucket=bucket, allow_negative=True)
+         for a in accounts for bucket in range(system_bucket_count())],
+        ignore_conflicts=True,
     )
 
 
@@ -104,7 +113,7 @@ def account_create(*, owner: str, name: str, currency: str = "USD") -> Account:
         account = Account.objects.create(
             owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False
         )
-        AccountBalance.objects.create(account=account, allow_negative=False)
+        BalanceBucket.objects.create(account=account, bucket=0, allow_negative=False)
     return account
 
 
@@ -120,8 +129,19 @@ def _validate_legs(legs: Sequence[Leg]) -> None:
             raise InvalidAmount(f"Amount must be between 1 and {MAX_AMOUNT}, not {leg.amount}.")
 
 
-def _lock_balances(account_ids: set[UUID]) -> dict[UUID, AccountBalance]:
-    balances = locks.balances_for_update(account_ids)
+def _lock_balances(account_ids: set[UUID]) -> dict[UUID, BalanceBucket]:
+    """Lock one balance bucket per account: bucket 0 of a customer account, a random one of a system account.
+
+    Any bucket will do for a system account, which may go negative and so needs no overdraft
+    check across buckets; picking at random lets concurrent transactions on it proceed side by
+    side. Only accounts this process named with `system_account_id` are known to be system
+    accounts; any other is locked in bucket 0, which every account has.
+    """
+    spread = system_bucket_count()
+    # Not for security: any spread of buckets is correct, an even one is merely faster.
+    buckets = {account_id: random.randrange(spread) if account_id in _system_ids else 0  # noqa: S311  # nosec B311
+               for account_id in account_ids}
+    balances = locks.buckets_for_update(buckets)
     missing = account_ids - balances.keys()
     if not missing:
         return balances
@@ -129,10 +149,10 @@ def _lock_balances(account_ids: set[UUID]) -> dict[UUID, AccountBalance]:
     if unknown:
         raise AccountNotFound(f"Account {unknown[0]} does not exist.")
     system_accounts_create(currencies={_system_ids[account_id] for account_id in missing})
-    return locks.balances_for_update(account_ids)
+    return locks.buckets_for_update(buckets)
 
 
-def _check_balanced(legs: Sequence[Leg], balances: dict[UUID, AccountBalance]) -> None:
+def _check_balanced(legs: Sequence[Leg], balances: dict[UUID, BalanceBucket]) -> None:
     net: dict[str, int] = defaultdict(int)
     for leg in legs:
         currency = balances[leg.account_id].account.currency
@@ -242,7 +262,7 @@ def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
         # Only possible when a twin with the same reference but other accounts raced us.
         raise ReferenceConflict("A reference is being used by another transaction at this moment.") from exc
     Posting.objects.bulk_create(postings)
-    AccountBalance.objects.bulk_update(balances.values(), ["balance", "last_entry_number"], batch_size=500)
+    BalanceBucket.objects.bulk_update(balances.values(), ["balance", "last_entry_number"], batch_size=500)
     # After commit: an outer transaction (an idempotent API request) may still roll this back.
     for txn in transactions:
         transaction.on_commit(
@@ -251,7 +271,7 @@ def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
     return transactions
 
 
-def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, AccountBalance], opening: dict, requested: dict) -> Posting:
+def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, BalanceBucket], opening: dict, requested: dict) -> Posting:
     """Move one balance by one leg, refusing an overdraft or a balance past the limit."""
     row = balances[leg.account_id]
     account = row.account
@@ -276,6 +296,7 @@ def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, AccountBalance], ope
         direction=leg.direction,
         amount=leg.amount,
         currency=account.currency,
+        bucket=row.bucket,
         entry_number=row.last_entry_number,
         balance_after=row.balance,
     )

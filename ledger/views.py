@@ -6,18 +6,19 @@ The ledger's core (models, services, selectors) never imports the dashboard; the
 
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mintguard_site.api.pagination import decode_cursor, newest_first, page_of
+from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of
 from operators import selectors as dashboard
 from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
 from operators.services import reconciliation_start
 
+from .exceptions import InvalidStatementPosition
 from .models import Account, ReconciliationRun, Transaction
 from .reconciliation import reconcile_run
 from .selectors import statement_page
@@ -56,11 +57,13 @@ def account_list(request):
 @require_GET
 @operator_required("ledger.view_account")
 def account_detail(request, account_id):
-    account = _get_or_404(Account.objects.select_related("balance_row"), account_id)
+    account = _get_or_404(Account.objects.with_balance(), account_id)
     scope = f"statement:{account.pk}"
-    position = decode_cursor(request, scope)
-    rows = statement_page(account=account, limit=PAGE_SIZE + 1, before_entry=position[0] if position else None)
-    entries, next_cursor = page_of(rows, scope=scope, limit=PAGE_SIZE, position=lambda p: [p.entry_number])
+    try:
+        entries, position = statement_page(account=account, limit=PAGE_SIZE, before=decode_cursor(request, scope))
+    except InvalidStatementPosition as exc:
+        raise BadRequest(exc.detail) from None
+    next_cursor = encode_cursor(scope, position) if position else None
     return render_page(request, "ledger/account_detail.html", {
         "account": account, "entries": entries, "next_cursor": next_cursor,
         "names": dashboard.owner_names([account.owner]),

@@ -212,6 +212,13 @@ def parse_assets(spec: str) -> dict[str, int]:
 
 
 MINTGUARD_ASSETS = parse_assets(os.environ.get("MINTGUARD_ASSETS", "GOLD:0"))
+# Each system account (cash, treasury, revenue...) keeps its balance in this many rows, and each
+# transaction updates one at random, so concurrent payments do not all queue on one row lock.
+# Raising it later is safe (missing buckets are created on first use); lowering it leaves the
+# extra buckets in place, still counted in the balance.
+MINTGUARD_SYSTEM_BALANCE_BUCKETS = env_int("MINTGUARD_SYSTEM_BALANCE_BUCKETS", 16)
+if not 1 <= MINTGUARD_SYSTEM_BALANCE_BUCKETS <= 1000:
+    raise ImproperlyConfigured("MINTGUARD_SYSTEM_BALANCE_BUCKETS must be from 1 to 1000.")
 MINTGUARD_IDEMPOTENCY_TTL = int(os.environ.get("MINTGUARD_IDEMPOTENCY_TTL", "86400"))
 MINTGUARD_PLATFORM_FEE_BPS = int(os.environ.get("MINTGUARD_PLATFORM_FEE_BPS", "0"))
 MINTGUARD_PROVIDER_TIMEOUT = float(os.environ.get("MINTGUARD_PROVIDER_TIMEOUT", "0.5"))

@@ -14,7 +14,7 @@ from django.db.models import CharField, Count, DateTimeField, Min, OuterRef, Q, 
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
-from ledger.models import Account, Posting, ReconciliationRun, Transaction
+from ledger.models import Account, Posting, ReconciliationRun, Transaction, bucket_sum
 from ledger.selectors import currency_totals
 from mintguard_site.api.auth import OPERATOR_OWNER_PREFIX
 from mintguard_site.api.models import ApiClient
@@ -389,7 +389,7 @@ def ledger_books() -> list[CurrencyBook]:
         row["currency"]: row
         for row in Account.objects.filter(is_system=False)
         .values("currency")
-        .annotate(n=Count("id"), held=Coalesce(Sum("balance_row__balance"), 0))
+        .annotate(n=Count("id", distinct=True), held=Coalesce(Sum("balance_buckets__balance"), 0))
         .order_by()
     }
     currencies = sorted(set(totals) | set(customers))
@@ -410,7 +410,7 @@ class SystemAccountRow:
 
 def system_account_matrix() -> tuple[list[str], list[SystemAccountRow]]:
     """Return the currencies and, per system account name, its account in each currency (one query)."""
-    accounts = list(Account.objects.filter(is_system=True).select_related("balance_row").order_by("name", "currency"))
+    accounts = list(Account.objects.filter(is_system=True).with_balance().order_by("name", "currency"))
     currencies = sorted({a.currency for a in accounts})
     by_name: dict[str, dict[str, Account]] = {}
     for account in accounts:
@@ -424,7 +424,7 @@ def system_account_matrix() -> tuple[list[str], list[SystemAccountRow]]:
 
 def customer_accounts(*, q: str = "", currency: str = "", limit: int, after: list | None = None) -> list[Account]:
     """Return customer accounts newest first with their balances; `q` matches id, name or owner."""
-    accounts = Account.objects.filter(is_system=False).select_related("balance_row").order_by("-created_at", "-id")
+    accounts = Account.objects.filter(is_system=False).with_balance().order_by("-created_at", "-id")
     q = q.strip()
     if q:
         accounts, by_id = _id_matches(accounts, q)
@@ -458,7 +458,8 @@ def wallet_movements(*, account_ids, limit: int = 25) -> list[Posting]:
 
 
 def recent_wallets(*, limit: int = 20) -> list[Wallet]:
-    return list(Wallet.objects.select_related("account__balance_row").order_by("-created_at", "-id")[:limit])
+    return list(Wallet.objects.select_related("account").annotate(balance=bucket_sum("account_id"))
+                .order_by("-created_at", "-id")[:limit])
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from ledger.currencies import format_amount
+from ledger.models import bucket_sum
 
 from .models import Wallet
 
@@ -12,14 +13,17 @@ class WalletAdmin(admin.ModelAdmin):
     list_display = ("user_id", "currency", "balance_display", "owner", "account", "created_at")
     list_filter = ("currency",)
     search_fields = ("user_id", "owner", "account__id")
-    list_select_related = ("account__balance_row",)
+    list_select_related = ("account",)
     ordering = ("-created_at",)
     fields = ("id", "owner", "user_id", "currency", "account", "balance_display", "created_at")
     readonly_fields = fields
 
-    @admin.display(description="balance", ordering="account__balance_row__balance")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(balance=bucket_sum("account_id"))
+
+    @admin.display(description="balance", ordering="balance")
     def balance_display(self, wallet: Wallet) -> str:
-        return format_amount(wallet.account.balance_row.balance, wallet.currency)
+        return format_amount(wallet.balance, wallet.currency)
 
     def has_add_permission(self, request, obj=None):
         return False

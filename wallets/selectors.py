@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from ledger.models import Posting, Transaction
+from ledger.models import Posting, Transaction, bucket_sum
 
 from .exceptions import WalletNotFound
 from .models import Wallet
@@ -61,7 +61,8 @@ def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
 
     `owner` None (an operator) sees the user's wallets under every API client.
     """
-    wallets = Wallet.objects.filter(user_id=user_id).select_related("account__balance_row")
+    wallets = Wallet.objects.filter(user_id=user_id).select_related("account").annotate(
+        balance=bucket_sum("account_id"))
     if owner is not None:
         wallets = wallets.filter(owner=owner)
     wallets = list(wallets.order_by("currency", "owner"))
@@ -74,7 +75,7 @@ def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
                 id=wallet.account.id,
                 name=wallet.account.name,
                 currency=wallet.currency,
-                balance=wallet.account.balance_row.balance,
+                balance=wallet.balance,
             )
             for wallet in wallets
         ],

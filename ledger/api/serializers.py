@@ -15,7 +15,7 @@ class AccountSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     owner_name = serializers.CharField(source="name")
     currency = serializers.CharField()
-    balance = serializers.IntegerField(source="balance_row.balance")
+    balance = serializers.IntegerField()
     created_at = serializers.DateTimeField()
 
 

@@ -8,7 +8,7 @@ from ledger.exceptions import SelfTransfer
 from ledger.models import Direction, Posting, Transaction
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
-from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
+from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.schema import LIST_PARAMETERS, money_route, read_route
 from mintguard_site.api.serializers import validated
 
@@ -120,10 +120,9 @@ class AccountStatement(APIView):
         limit = parse_limit(request)
         account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
         scope = f"statement:{account.id}"
-        position = decode_cursor(request, scope, size=1)
-        postings = selectors.statement_page(account=account, limit=limit + 1,
-                                            before_entry=position[0] if position else None)
-        page, next_cursor = page_of(postings, scope=scope, limit=limit, position=lambda p: [p.entry_number])
+        page, position = selectors.statement_page(account=account, limit=limit,
+                                                  before=decode_cursor(request, scope, size=1))
+        next_cursor = encode_cursor(scope, position) if position else None
         return Response({"entries": [statement_entry(p) for p in page], "next_cursor": next_cursor})
 
 

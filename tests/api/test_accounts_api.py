@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from ledger.models import AccountBalance, Posting, Transaction
+from ledger.models import Account, Posting, Transaction
 from ledger.services import system_account_id
 from mintguard_site.api.models import ApiClient, IdempotencyKey
 
@@ -32,7 +32,7 @@ def deposit(api, account_id, amount, key):
 
 
 def balance_of(account_id) -> int:
-    return AccountBalance.objects.get(account_id=account_id).balance
+    return Account.objects.with_balance().get(pk=account_id).balance
 
 
 def assert_problem(response, status, code):

@@ -5,7 +5,7 @@ import threading
 import pytest
 from rest_framework.test import APIClient
 
-from ledger.models import AccountBalance, Transaction
+from ledger.models import Account, Transaction
 
 from ..concurrency import run_concurrently
 from ..ledger.invariants import assert_ledger_consistent
@@ -38,7 +38,7 @@ def test_twenty_identical_deposits_with_one_key_deposit_once(api):
     assert sum(1 for r in created if "Idempotent-Replayed" not in r) == 1
     assert all(r.json()["code"] == "idempotency_key_in_use" and r["Retry-After"] == "1" for r in in_use)
     assert Transaction.objects.filter(kind="deposit", reference="same").count() == 1
-    assert AccountBalance.objects.get(account_id=account).balance == 2_500
+    assert Account.objects.with_balance().get(pk=account).balance == 2_500
 
 
 def test_twenty_concurrent_withdrawals_against_a_balance_covering_seven(api):
@@ -55,7 +55,7 @@ def test_twenty_concurrent_withdrawals_against_a_balance_covering_seven(api):
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] * 7 + [409] * 13
     assert all(r.json()["code"] == "insufficient_funds" for r in responses if r.status_code == 409)
-    assert AccountBalance.objects.get(account_id=account).balance == 0
+    assert Account.objects.with_balance().get(pk=account).balance == 0
     assert_ledger_consistent()
 
 

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from ledger.models import AccountBalance, Posting, Transaction
+from ledger.models import Account, Posting, Transaction
 
 from ..concurrency import run_concurrently
 from ..ledger.invariants import assert_ledger_consistent
@@ -31,7 +31,7 @@ def move(source, destination, amount):
 
 
 def balances(ids):
-    rows = dict(AccountBalance.objects.filter(account_id__in=ids).values_list("account_id", "balance"))
+    rows = dict(Account.objects.with_balance().filter(pk__in=ids).values_list("id", "balance"))
     return [rows[__import__("uuid").UUID(i)] for i in ids]
 
 

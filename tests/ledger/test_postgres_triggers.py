@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from ledger.models import AccountBalance, Posting, Transaction
+from ledger.models import Account, Posting, Transaction
 from ledger.services import deposit, system_account_id
 
 from .factories import AccountFactory
@@ -25,8 +25,8 @@ def insert_raw_transaction(legs: list[tuple[uuid.UUID, str, int, int]]) -> uuid.
         for account_id, direction, amount, entry_number in legs:
             cursor.execute(
                 "INSERT INTO ledger_posting "
-                "(transaction_id, account_id, direction, amount, currency, entry_number, balance_after) "
-                "VALUES (%s, %s, %s, %s, 'USD', %s, 0)",
+                "(transaction_id, account_id, direction, amount, currency, bucket, entry_number, balance_after) "
+                "VALUES (%s, %s, %s, %s, 'USD', 0, %s, 0)",
                 [txn_id, account_id, direction, amount, entry_number],
             )
     return txn_id
@@ -78,10 +78,10 @@ def test_raw_update_or_delete_of_money_rows_fails(statement):
             cursor.execute(statement)
 
     assert sorted(Posting.objects.values_list("id", "amount")) == before
-    assert AccountBalance.objects.get(account=alice).balance == 500
+    assert Account.objects.with_balance().get(pk=alice.pk).balance == 500
 
 
 def test_raw_negative_customer_balance_is_refused_by_check_constraint():
     alice = AccountFactory(balance=500)
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE ledger_accountbalance SET balance = -1 WHERE account_id = %s", [alice.id])
+        cursor.execute("UPDATE ledger_balancebucket SET balance = -1 WHERE account_id = %s", [alice.id])

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from ledger.models import Account, AccountBalance, Posting, Transaction
+from ledger.models import Account, BalanceBucket, Posting, Transaction
 
 from .invariants import assert_ledger_consistent
 
@@ -14,7 +14,7 @@ def snapshot():
         Account.objects.count(),
         Transaction.objects.count(),
         Posting.objects.count(),
-        sorted(AccountBalance.objects.values_list("balance", flat=True)),
+        sorted(BalanceBucket.objects.values_list("balance", flat=True)),
         get_user_model().objects.count(),
     )
 
@@ -25,6 +25,6 @@ def test_seed_demo_funds_accounts_and_running_it_twice_changes_nothing():
     call_command("seed_demo", stdout=open("/dev/null", "w"))
 
     assert snapshot() == first
-    assert Account.objects.get(name="Alice").balance_row.balance == 50_000
+    assert Account.objects.get(name="Alice").balance == 50_000
     assert get_user_model().objects.get(username="admin").is_superuser
     assert_ledger_consistent()

@@ -13,7 +13,7 @@ from ledger.exceptions import (
     UnbalancedTransaction,
     UnknownCurrency,
 )
-from ledger.models import BALANCE_LIMIT, Account, AccountBalance, Direction, Posting, Transaction
+from ledger.models import BALANCE_LIMIT, Account, BalanceBucket, Direction, Posting, Transaction
 from ledger.services import (
     Leg,
     account_create,
@@ -33,7 +33,7 @@ D, C = Direction.DEBIT, Direction.CREDIT
 
 
 def balance(account: Account) -> int:
-    return AccountBalance.objects.get(account=account).balance
+    return Account.objects.with_balance().get(pk=account.pk).balance
 
 
 def test_deposit_posts_balanced_double_entry_against_cash():
@@ -47,7 +47,7 @@ def test_deposit_posts_balanced_double_entry_against_cash():
     assert (postings[alice.id].direction, postings[alice.id].amount) == (C, 1_000)
     assert postings[alice.id].entry_number == 1 and postings[alice.id].balance_after == 1_000
     assert balance(alice) == 1_000
-    assert AccountBalance.objects.get(account_id=cash).balance == 1_000  # asset, debit-normal
+    assert Account.objects.with_balance().get(pk=cash).balance == 1_000  # asset, debit-normal
     assert_ledger_consistent()
 
 
@@ -148,7 +148,7 @@ def test_references_are_scoped_per_owner():
 
 def test_balance_limit_is_enforced():
     alice = AccountFactory(balance=10)
-    AccountBalance.objects.filter(account=alice).update(balance=BALANCE_LIMIT - 5)
+    BalanceBucket.objects.filter(account=alice).update(balance=BALANCE_LIMIT - 5)
 
     with pytest.raises(BalanceLimitExceeded):
         deposit(account=alice, amount=6, reference="too-much", owner="client-a")
@@ -176,7 +176,7 @@ def test_system_accounts_are_created_on_first_use_once_per_currency():
     assert sorted(system.values_list("name", flat=True)) == sorted(
         ["bonus_expense", "cash", "equity", "revenue", "seller_payable", "treasury"]
     )
-    assert system.get(name="cash").balance_row.balance == 10
+    assert system.get(name="cash").balance == 10
     assert system.get(name="cash").allow_negative
 
 
@@ -186,9 +186,11 @@ def test_entry_numbers_and_balance_after_chain_per_account():
         transfer_create(source=alice, destination=bob, amount=100, reference=f"chain-{n}", owner="client-a")
     withdraw(account=bob, amount=50, reference="w", owner="client-a")
 
-    statement = selectors.statement_page(account=bob, limit=10)
+    statement, position = selectors.statement_page(account=bob, limit=10)
+    assert position is None
     assert [p.entry_number for p in statement] == [6, 5, 4, 3, 2, 1]
     assert [p.balance_after for p in statement] == [450, 500, 400, 300, 200, 100]
-    page = selectors.statement_page(account=bob, limit=2, before_entry=5)
+    page, position = selectors.statement_page(account=bob, limit=2, before=[5])
     assert [p.entry_number for p in page] == [4, 3]
+    assert position == [3]
     assert_ledger_consistent()

@@ -219,7 +219,7 @@ def test_reconcile_command_exit_status_and_drift_gauge_follow_the_books(server):
     assert server.scrape()["mintguard_reconciliation_drifts"][frozenset()] == 0
 
     with sqlite3.connect(server.db) as db:
-        db.execute("UPDATE ledger_accountbalance SET balance = balance + 3 "
+        db.execute("UPDATE ledger_balancebucket SET balance = balance + 3 "
                    "WHERE account_id = ?", (uuid.UUID(account_id).hex,))
     broken = server.manage("reconcile")
     as_json = server.manage("reconcile", "--json")

@@ -168,7 +168,7 @@ def test_reconciliation_gauges_show_the_latest_stored_run(api, django_capture_on
     clean = reconcile_run()
     assert scrape()["mintguard_reconciliation_drifts"][frozenset()] == 0
 
-    raw_sql("UPDATE ledger_accountbalance SET balance = balance + 1 WHERE account_id = %s",
+    raw_sql("UPDATE ledger_balancebucket SET balance = balance + 1 WHERE account_id = %s",
             (db_uuid(uuid.UUID(account_id)),))
     broken = reconcile_run()
 

@@ -37,9 +37,9 @@ def test_money_moving_posts_count_against_the_same_limit_and_move_no_money(api, 
 
     assert refused.status_code == 429
     assert api.get(f"/api/v1/accounts/{account_id}").status_code == 429
-    from ledger.models import AccountBalance
+    from ledger.models import Account
 
-    assert AccountBalance.objects.get(account_id=account_id).balance == 100
+    assert Account.objects.with_balance().get(pk=account_id).balance == 100
 
 
 def test_each_api_key_has_its_own_budget(make_api_client, burst_of_three):

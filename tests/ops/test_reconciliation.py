@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from ledger import reconciliation
-from ledger.models import Account, AccountBalance, Posting, ReconciliationRun
+from ledger.models import Account, Posting, ReconciliationRun
 from ledger.reconciliation import Drift, reconcile_run, register_check
 from ledger.selectors import currency_totals
 from ledger.services import system_account_id
@@ -80,7 +80,7 @@ def test_reconcile_json_reports_a_clean_run_as_one_object(seeded):
 
 def test_stored_balance_changed_behind_the_ledger_is_reported_against_postings_and_last_entry(seeded):
     alice = seeded["Alice"]
-    raw_sql("UPDATE ledger_accountbalance SET balance = balance + 7 WHERE account_id = %s", (db_uuid(alice.id),))
+    raw_sql("UPDATE ledger_balancebucket SET balance = balance + 7 WHERE account_id = %s", (db_uuid(alice.id),))
 
     status, report, _ = reconcile()
     _, _, run = reconcile("--json")
@@ -157,7 +157,7 @@ def test_transaction_without_postings_is_reported(seeded):
 def test_gap_in_entry_numbers_is_reported(seeded):
     chiyo = seeded["Chiyo"]
     raw_sql("UPDATE ledger_posting SET entry_number = 3 WHERE account_id = %s", (db_uuid(chiyo.id),))
-    raw_sql("UPDATE ledger_accountbalance SET last_entry_number = 3 WHERE account_id = %s", (db_uuid(chiyo.id),))
+    raw_sql("UPDATE ledger_balancebucket SET last_entry_number = 3 WHERE account_id = %s", (db_uuid(chiyo.id),))
 
     status, report, run = reconcile("--json")
 
@@ -174,7 +174,7 @@ def test_gap_in_entry_numbers_is_reported(seeded):
 
 def test_last_entry_number_ahead_of_the_postings_is_reported_as_a_gap(seeded):
     dmitri = seeded["Dmitri"]
-    raw_sql("UPDATE ledger_accountbalance SET last_entry_number = 2 WHERE account_id = %s", (db_uuid(dmitri.id),))
+    raw_sql("UPDATE ledger_balancebucket SET last_entry_number = 2 WHERE account_id = %s", (db_uuid(dmitri.id),))
 
     status, _, run = reconcile("--json")
 
@@ -187,7 +187,7 @@ def test_last_entry_number_ahead_of_the_postings_is_reported_as_a_gap(seeded):
 def test_customer_balance_below_zero_is_reported(seeded):
     bob = seeded["Bob"]
     # The balance row's CHECK allows a negative balance only where allow_negative: forge that too.
-    raw_sql("UPDATE ledger_accountbalance SET allow_negative = %s, balance = -100 WHERE account_id = %s",
+    raw_sql("UPDATE ledger_balancebucket SET allow_negative = %s, balance = -100 WHERE account_id = %s",
             (True, db_uuid(bob.id)))
 
     status, report, run = reconcile("--json")
@@ -199,18 +199,18 @@ def test_customer_balance_below_zero_is_reported(seeded):
 
 
 def test_system_accounts_may_be_negative_without_drift(seeded):
-    cash = AccountBalance.objects.get(account_id=system_account_id("cash", "USD"))
+    cash = Account.objects.with_balance().get(pk=system_account_id("cash", "USD"))
 
     status, _, _ = reconcile()
 
     assert cash.balance > 0  # cash is an asset: it grew with the deposits
     assert status == 0
-    assert Account.objects.get(pk=cash.account_id).is_system
+    assert cash.is_system
 
 
 def test_command_prints_every_drift_and_its_check_in_the_human_report(seeded):
     alice, bob = seeded["Alice"], seeded["Bob"]
-    raw_sql("UPDATE ledger_accountbalance SET balance = balance + 1 WHERE account_id IN (%s, %s)",
+    raw_sql("UPDATE ledger_balancebucket SET balance = balance + 1 WHERE account_id IN (%s, %s)",
             (db_uuid(alice.id), db_uuid(bob.id)))
 
     status, report, _ = reconcile()
@@ -226,7 +226,7 @@ def test_stored_drifts_are_capped_but_all_are_counted(seeded, settings):
     settings.MINTGUARD_RECONCILIATION_MAX_DRIFTS = 3
     customers = Account.objects.filter(is_system=False)
     with_postings = customers.filter(postings__isnull=False).distinct().count()
-    raw_sql("UPDATE ledger_accountbalance SET balance = balance + 1 WHERE allow_negative = %s", (False,))
+    raw_sql("UPDATE ledger_balancebucket SET balance = balance + 1 WHERE allow_negative = %s", (False,))
 
     status, report, run = reconcile("--json")
 

@@ -40,11 +40,11 @@ def test_a_transfer_takes_nine_statements(api, two_accounts):
         "SELECT api_apiclient",            # authenticate the key
         "INSERT api_idempotencykey",       # reserve the key (autocommit)
         "SELECT ledger_account",           # both accounts, ownership checked, one query
-        "SELECT ledger_accountbalance",    # lock both balance rows FOR UPDATE, pk order
+        "SELECT ledger_balancebucket",     # lock both balance buckets FOR UPDATE, in order
         "SELECT ledger_transaction",       # reference not posted before
         "INSERT ledger_transaction",
         "INSERT ledger_posting",           # both postings in one statement
-        "UPDATE ledger_accountbalance",    # both balances in one statement
+        "UPDATE ledger_balancebucket",     # both balances in one statement
         "UPDATE api_idempotencykey",       # the stored response, in the same transaction
     ]
 

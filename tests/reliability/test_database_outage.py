@@ -10,7 +10,7 @@ the retry executes afresh.
 import pytest
 from django.db import InterfaceError, OperationalError
 
-from ledger.models import AccountBalance
+from ledger.models import Account
 from mintguard_site.api.models import IdempotencyKey
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_a_deposit_cut_off_from_the_database_is_503_and_its_retry_runs_afresh(ap
     retried = api.post(f"/api/v1/accounts/{account_id}/deposit", {"amount": 500}, format="json",
                        HTTP_IDEMPOTENCY_KEY="outage-1")
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
-    assert AccountBalance.objects.get(account_id=account_id).balance == 500
+    assert Account.objects.with_balance().get(pk=account_id).balance == 500
 
 
 def test_other_server_errors_stay_500(api, monkeypatch):

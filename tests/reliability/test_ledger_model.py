@@ -19,7 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from ledger import services as ledger
 from ledger.exceptions import CurrencyMismatch, InsufficientFunds, InvalidAmount, ReferenceConflict, SelfTransfer
-from ledger.models import MAX_AMOUNT, AccountBalance, Transaction
+from ledger.models import MAX_AMOUNT, Account, Transaction
 from mintguard_site.conf import outage_pending_cap
 from payments import services as payments
 from payments.exceptions import OrderNotPayable, OrderNotRefundable, RefundExceedsRemaining, RefundKeyConflict
@@ -289,8 +289,8 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
     @invariant()
     def customer_balances_match_the_model(self):
         type(self).steps += 1
-        stored = {str(k): v for k, v in AccountBalance.objects.filter(
-            account_id__in=list(self.model_accounts)).values_list("account_id", "balance")}
+        stored = {str(k): v for k, v in Account.objects.with_balance().filter(
+            pk__in=list(self.model_accounts)).values_list("id", "balance")}
         assert stored == {a.id: a.balance for a in self.model_accounts.values()}
 
     @invariant()
@@ -300,7 +300,7 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
 
     @invariant()
     def system_accounts_match_the_model(self):
-        balances = dict(AccountBalance.objects.filter(account__is_system=True).values_list("account_id", "balance"))
+        balances = dict(Account.objects.with_balance().filter(is_system=True).values_list("id", "balance"))
         for currency in CURRENCIES:
             orders = [o for o in self.model_orders.values() if o.currency == currency and o.status in PAID_LIKE]
             revenue = sum(o.revenue() for o in orders)

@@ -18,6 +18,6 @@ class WalletFactory(factory.Factory):
     def _create(cls, model_class, *, owner, user_id, currency, balance=1):
         wallet_topup(owner=owner, user_id=user_id, amount=balance, currency=currency,
                      reference=f"fund:{owner}:{user_id}:{currency}")
-        return Wallet.objects.select_related("account__balance_row").get(
+        return Wallet.objects.select_related("account").get(
             owner=owner, user_id=user_id, currency=currency
         )

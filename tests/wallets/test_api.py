@@ -2,7 +2,7 @@
 
 import pytest
 
-from ledger.models import Account, AccountBalance, Direction, Posting, Transaction
+from ledger.models import Account, Direction, Posting, Transaction
 from ledger.services import system_account_id
 from wallets.models import Wallet
 
@@ -28,7 +28,7 @@ def rows() -> tuple[int, int, int, int]:
 
 
 def system_balance(name: str, currency: str = "USD") -> int:
-    return AccountBalance.objects.get(account_id=system_account_id(name, currency)).balance
+    return Account.objects.with_balance().get(pk=system_account_id(name, currency)).balance
 
 
 def legs_of(transaction_id) -> set[tuple]:

@@ -1,6 +1,6 @@
 import pytest
 
-from ledger.models import Account, AccountBalance, Posting, Transaction
+from ledger.models import Account, BalanceBucket, Posting, Transaction
 from wallets.models import Wallet
 from wallets.seed import seed_demo_wallets
 from wallets.selectors import wallet_balances
@@ -16,7 +16,7 @@ def snapshot():
         Account.objects.count(),
         Transaction.objects.count(),
         Posting.objects.count(),
-        sorted(AccountBalance.objects.values_list("balance", flat=True)),
+        sorted(BalanceBucket.objects.values_list("balance", flat=True)),
     )
 
 
