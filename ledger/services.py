@@ -13,6 +13,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import locks, signals
@@ -250,7 +251,8 @@ def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
                           metadata=entry.metadata or {}, created_at=now)
         txn_postings = [_apply(txn, leg, balances, opening, requested) for leg in entry.legs]
         # Callers read txn.postings.all() to render the result: serve it from what is written here.
-        prefetched = Posting.objects.filter(transaction=txn)
+        # A bare QuerySet, not .filter(transaction=txn): building that filter costs more than a leg.
+        prefetched = QuerySet(model=Posting)
         prefetched._result_cache, prefetched._prefetch_done = txn_postings, True
         txn._prefetched_objects_cache = {"postings": prefetched}
         transactions.append(txn)
