@@ -83,14 +83,18 @@ def statement_page(
     Entry numbers are assigned under the bucket's lock and committed in order, so paging on them
     never skips or repeats a posting while new ones arrive. A system account's buckets are merged
     newest first by looking only at each bucket's next posting, so each bucket is still read in
-    entry order, without a gap. Raises InvalidStatementPosition for a position of another shape.
+    entry order, without a gap. Raises InvalidStatementPosition for a position that cannot be this
+    account's.
     """
+    # Buckets are numbered 0..n-1 (created together, never removed), so position i is bucket i.
     buckets = list(account.balance_buckets.order_by("bucket").values_list("bucket", flat=True)) \
         if account.is_system else [0]
     if before is None:
         before = [None] * len(buckets)
-    if len(before) != len(buckets) or not all(e is None or type(e) is int for e in before):
+    if len(before) > len(buckets) or not all(e is None or type(e) is int for e in before):
         raise InvalidStatementPosition("The cursor does not fit this account's statement.")
+    # Buckets added since the cursor was issued hold only newer entries: none belong on older pages.
+    before = list(before) + [1] * (len(buckets) - len(before))
     streams = []
     for bucket, bound in zip(buckets, before, strict=True):
         postings = Posting.objects.filter(account=account, bucket=bucket)

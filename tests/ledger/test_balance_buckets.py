@@ -119,7 +119,7 @@ def test_a_system_account_statement_pages_through_every_bucket_without_skip_or_r
 def test_a_statement_position_of_another_shape_is_refused(buckets):
     deposit(account=AccountFactory(), amount=5, reference="d", owner="client-a")
     with pytest.raises(InvalidStatementPosition):
-        selectors.statement_page(account=cash_usd(), limit=5, before=[3])
+        selectors.statement_page(account=cash_usd(), limit=5, before=[3, 3, 3, 3, 3])
     with pytest.raises(InvalidStatementPosition):
         selectors.statement_page(account=cash_usd(), limit=5, before=[1, 1, "x", 1])
 
