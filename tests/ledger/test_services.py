@@ -194,3 +194,16 @@ def test_entry_numbers_and_balance_after_chain_per_account():
     assert [p.entry_number for p in page] == [4, 3]
     assert position == [3]
     assert_ledger_consistent()
+
+
+def test_a_posted_transactions_postings_are_its_own_whether_read_or_queried():
+    alice, bob = AccountFactory(balance=100), AccountFactory()
+    txn = transfer_create(source=alice, destination=bob, amount=30, reference="t", owner="client-a")
+
+    # served from memory, as posted
+    assert sorted((p.account_id, p.direction, p.amount) for p in txn.postings.all()) == sorted(
+        [(alice.id, "DEBIT", 30), (bob.id, "CREDIT", 30)])
+    # anything chained queries this transaction's postings, not every posting (alice's deposit too)
+    assert sorted(p.account.name for p in txn.postings.select_related("account")) == sorted([alice.name, bob.name])
+    assert [p.account_id for p in txn.postings.filter(direction="DEBIT")] == [alice.id]
+    assert txn.postings.count() == 2 and Posting.objects.count() == 4
