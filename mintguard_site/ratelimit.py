@@ -6,6 +6,7 @@ window lets through at most twice its rate across a boundary; that is the price 
 If the cache itself fails, requests pass (fail open): a broken Redis must not stop payments.
 """
 
+import functools
 import hashlib
 import logging
 import time
@@ -25,6 +26,12 @@ def _now() -> float:
     return time.time()
 
 
+@functools.lru_cache(maxsize=16)
+def _rate(name: str, spec: str) -> tuple[int, int]:
+    """`parse_rate`, once per value: the limit is read on every request, and changes only in tests."""
+    return parse_rate(name, spec)
+
+
 def window_hit(key: str, *, limit: int, period: int) -> tuple[bool, int]:
     """Count one hit on `key` in the current window; return (over the limit?, seconds to wait)."""
     now = _now()
@@ -32,13 +39,12 @@ def window_hit(key: str, *, limit: int, period: int) -> tuple[bool, int]:
     retry_after = max(1, int((window + 1) * period - now + 0.999))
     cache_key = f"rl:{key}:{window}"
     try:
-        # add() is a no-op if the key exists; incr() is atomic in LocMem and Redis.
-        cache.add(cache_key, 0, timeout=period + 1)
+        # incr() is atomic in LocMem and Redis. It comes first, so a request whose window has
+        # already started costs one cache operation, not an add() that does nothing plus the incr().
         try:
             count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, timeout=period + 1)
-            count = 1
+        except ValueError:  # the window's first hit: start its counter
+            count = 1 if cache.add(cache_key, 1, timeout=period + 1) else cache.incr(cache_key)
     except Exception:  # the cache is down: do not turn a cache outage into an API outage
         logger.warning("rate limit cache unavailable; letting %s through", key.split(":", 1)[0], exc_info=True)
         return False, 0
@@ -59,7 +65,7 @@ class ApiClientRateThrottle(BaseThrottle):
             ident = f"user:{user.pk}"
         else:
             return True  # anonymous callers are refused by authentication, not counted
-        limit, period = parse_rate("MINTGUARD_API_RATE", settings.MINTGUARD_API_RATE)
+        limit, period = _rate("MINTGUARD_API_RATE", settings.MINTGUARD_API_RATE)
         over, self.retry_after = window_hit(f"api:{ident}", limit=limit, period=period)
         if over:
             observability.record_rate_limited("api")
@@ -95,7 +101,7 @@ def login_rate_limited(request, username: str) -> bool:
     the client IP and to the username (case-insensitive) alike, so neither one address trying
     many names nor many addresses trying one name get more than the rate.
     """
-    limit, period = parse_rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
+    limit, period = _rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
     ip_over, _ = window_hit(f"login:ip:{_digest(client_ip(request))}", limit=limit, period=period)
     user_over, _ = window_hit(f"login:user:{_digest((username or '').strip().lower())}", limit=limit, period=period)
     if ip_over or user_over:
@@ -106,6 +112,6 @@ def login_rate_limited(request, username: str) -> bool:
 
 def login_retry_after() -> int:
     """Seconds until the current login window ends: the Retry-After of a refused login."""
-    _, period = parse_rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
+    _, period = _rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
     now = _now()
     return max(1, int((int(now // period) + 1) * period - now + 0.999))

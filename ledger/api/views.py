@@ -10,16 +10,15 @@ from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.schema import LIST_PARAMETERS, money_route, read_route
-from mintguard_site.api.serializers import validated
+from mintguard_site.api.serializers import representation, validated
 
 from . import serializers as s
 
 TAGS = ["accounts"]
 
 
-def account_body(account) -> dict:
-    return s.AccountSerializer(account).data
-
+account_body = representation(s.AccountSerializer)
+_account_movement = representation(s.AccountMovementSerializer)
 
 _timestamp = s.serializers.DateTimeField()
 
@@ -88,7 +87,7 @@ class _AccountMovement(APIView):
             "transaction_id": txn.id, "type": self.kind, "amount": data["amount"], "currency": account.currency,
             "description": txn.description, "created_at": txn.created_at, "account": account,
         }
-        return Response(s.AccountMovementSerializer(body).data, status=201)
+        return Response(_account_movement(body), status=201)
 
 
 class AccountDeposit(_AccountMovement):

@@ -129,8 +129,9 @@ def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
             return Lease(row.pk, token)
         except IntegrityError:
             pass  # a twin holds the key: look at it
-        row = IdempotencyKey.objects.filter(owner=owner, key=key).first()
-        if row is None:
+        try:  # get(), not first(): (owner, key) is unique, so no ORDER BY to build
+            row = IdempotencyKey.objects.get(owner=owner, key=key)
+        except IdempotencyKey.DoesNotExist:
             continue  # released or purged in between: try to reserve again
         if row.fingerprint != request_print:
             raise IdempotencyKeyReused(

@@ -1,5 +1,7 @@
 """Serializer building blocks every API app shares: strict money fields, no unknown fields."""
 
+from collections.abc import Callable
+
 from rest_framework import serializers
 
 from ledger.currencies import validate_currency
@@ -78,3 +80,13 @@ def validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def representation(serializer_class) -> Callable[[object], dict]:
+    """Return `instance -> serializer_class(instance).data`, with the serializer built once.
+
+    Instantiating a serializer deep-copies its fields (and rebuilds their validators): for a
+    response shape rendered on every request that was most of its cost. `to_representation`
+    keeps no state on the serializer, so one instance serves every request and thread.
+    """
+    return serializer_class().to_representation

@@ -83,11 +83,18 @@ def _never_raise(record):
     return wrapper
 
 
+@functools.lru_cache(maxsize=4096)
+def _request_samples(route: str, method: str, status: int):
+    """The request counter and histogram children of one label set, looked up once: `labels()`
+    validates and locks on every call, and the label sets are few (routes, methods, statuses)."""
+    return HTTP_REQUESTS.labels(route, method, str(status)), HTTP_REQUEST_DURATION.labels(route, method)
+
+
 @_never_raise
 def observe_request(*, route: str, method: str, status: int, duration: float) -> None:
-    method = method if method in HTTP_METHODS else "OTHER"
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_REQUEST_DURATION.labels(route, method).observe(duration)
+    requests, durations = _request_samples(route, method if method in HTTP_METHODS else "OTHER", status)
+    requests.inc()
+    durations.observe(duration)
 
 
 @_never_raise

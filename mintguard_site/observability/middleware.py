@@ -75,18 +75,20 @@ class RequestObservabilityMiddleware:
             route = route_of(request)
             self.metrics.observe_request(route=route, method=request.method, status=response.status_code,
                                     duration=duration)
-            logger.log(
-                logging.ERROR if response.status_code >= 500 else logging.INFO,
-                "%s %s %s", request.method, route, response.status_code,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(duration * 1000, 2),
-                    **caller_of(request),
-                },
-            )
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            if logger.isEnabledFor(level):  # LOG_LEVEL=WARNING: skip building the fields of a dropped line
+                logger.log(
+                    level,
+                    "%s %s %s", request.method, route, response.status_code,
+                    extra={
+                        "method": request.method,
+                        "route": route,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "duration_ms": round(duration * 1000, 2),
+                        **caller_of(request),
+                    },
+                )
             return response
         finally:
             logs.reset(token)

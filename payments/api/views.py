@@ -19,10 +19,10 @@ from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
-from mintguard_site.api.serializers import NAME_MAX, validated
+from mintguard_site.api.serializers import NAME_MAX, representation, validated
 from payments import selectors, services, webhooks
 from payments.exceptions import WebhookSignatureInvalid
-from payments.models import Order, OrderStatus, Payment, Refund, WebhookResult
+from payments.models import Order, OrderStatus, Payment, WebhookResult
 from payments.providers import get_provider
 from payments.providers.simulator import SIMULATIONS
 
@@ -32,27 +32,25 @@ TAGS = ["orders"]
 SIMULATE_HEADER = "X-Provider-Simulate"
 
 
-def order_body(order: Order) -> dict:
-    return s.OrderSerializer(order).data
+order_body = representation(s.OrderSerializer)
+_payment = representation(s.PaymentSerializer)
+refund_body = representation(s.RefundSerializer)
+_checkout = representation(s.CheckoutResponseSerializer)
 
 
 def payment_body(payment: Payment) -> dict:
-    return s.PaymentSerializer({
+    return _payment({
         "id": payment.id, "status": payment.status, "amount": payment.amount,
         "provider_reference": payment.provider_reference or None,
         "failure_reason": payment.failure_reason or None, "created_at": payment.created_at,
-    }).data
-
-
-def refund_body(refund: Refund) -> dict:
-    return s.RefundSerializer(refund).data
+    })
 
 
 def checkout_body(order: Order) -> dict:
-    return s.CheckoutResponseSerializer({
+    return _checkout({
         "order_id": order.id, "status": order.status, "ready_to_ship": order.status == OrderStatus.PAID,
         "failure_reason": order.failure_reason or None,
-    }).data
+    })
 
 
 def provider_simulation(request) -> str | None:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.schema import money_route, problem, read_route
-from mintguard_site.api.serializers import validated
+from mintguard_site.api.serializers import representation, validated
 from wallets import selectors, services
 
 from . import serializers as s
@@ -36,6 +36,9 @@ SPEND_CONFLICT = problem(
 )
 
 
+wallet_transaction_body = representation(s.WalletTransactionSerializer)
+
+
 class _WalletOperation(APIView):
     service = None
 
@@ -45,7 +48,7 @@ class _WalletOperation(APIView):
             owner=request_owner(request), user_id=data["user_id"], amount=data["amount"],
             currency=data["currency"], reference=data["reference_id"], description=data["description"],
         )
-        return Response(s.WalletTransactionSerializer(movement).data, status=201)
+        return Response(wallet_transaction_body(movement), status=201)
 
 
 def wallet_route(*, summary: str, examples: list, conflict):
