@@ -44,11 +44,15 @@ class Scenario:
     name: str
     mode: str  # the Lua script's mode
     title: str
+    server_env: dict | None = None  # settings this scenario's gunicorn runs with instead
 
 
 SCENARIOS = [
     Scenario("transfers", "transfers", "Transfers between random customer accounts (spread)"),
     Scenario("topup", "topup", "Wallet top-ups, random users (hot: treasury)"),
+    # The control: the same load with treasury in one balance row (every top-up on one row lock).
+    Scenario("topup_one_bucket", "topup", "Wallet top-ups, treasury in one balance row (control)",
+             server_env={"MINTGUARD_SYSTEM_BALANCE_BUCKETS": "1"}),
     Scenario("pay", "pay", "Order pays, a fresh order each (hot: cash, revenue)"),
     Scenario("spend", "spend", "Wallet spend, random users (hot: revenue)"),
     Scenario("contended", "contended", "Transfers among 4 customer accounts (contended)"),
@@ -230,6 +234,10 @@ class Bench:
         if scenario.mode == "batch" and not self.batch_size:
             say(f"{scenario.name}: {self.notes.get('batch', 'not available')}")
             return
+        if scenario.server_env:
+            with self.server_with(scenario.server_env):
+                self.measure_api(Scenario(scenario.name, scenario.mode, scenario.title))
+            return
         phases = (["warmup"] if plan.warmup else []) + [f"run{n}" for n in range(1, plan.runs + 1)]
         orders: list[list[str]] = []
         if scenario.mode == "pay":
@@ -254,6 +262,17 @@ class Bench:
         self.results[scenario.name] = {"title": title, "runs": runs, "median": medians(runs)}
         if scenario.mode == "batch":
             self.results[scenario.name]["batch_size"] = self.batch_size
+
+    @contextlib.contextmanager
+    def server_with(self, settings: dict):
+        """Serve with these settings for a while, on the same port and data, then as before."""
+        self.server.stop()
+        try:
+            with Server(env={**self.env, **settings}, port=self.server.port,
+                        log_path=self.workdir / "gunicorn-variant.log"):
+                yield
+        finally:
+            self.server.start()
 
     def orders_for(self, phases: list[str]) -> list[list[str]]:
         """Create enough unpaid orders for every pay run (a fresh one per request), split per run."""

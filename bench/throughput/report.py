@@ -19,6 +19,7 @@ TARGETS = {
 COMPARED_WITH = {
     "transfers": ["sql_spread"],
     "topup": ["transfers", "sql_hot"],
+    "topup_one_bucket": ["transfers", "topup"],
     "pay": ["transfers", "sql_hot"],
     "spend": ["transfers", "sql_hot"],
     "contended": ["transfers", "sql_spread"],
@@ -27,11 +28,11 @@ COMPARED_WITH = {
 }
 SHORT = {
     "sql_spread": "raw SQL spread", "sql_hot": "raw SQL hot", "transfers": "API transfers",
-    "statement_page_1": "page 1",
+    "statement_page_1": "page 1", "topup": "top-ups over buckets",
 }
-TRANSFER_SCENARIOS = {"transfers", "topup", "pay", "spend", "contended", "sql_spread", "sql_hot"}
-ORDER = ["sql_spread", "sql_hot", "transfers", "topup", "pay", "spend", "contended", "replay", "statement_page_1",
-         "statement_deep", "batch"]
+TRANSFER_SCENARIOS = {"transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "sql_spread", "sql_hot"}
+ORDER = ["sql_spread", "sql_hot", "transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay",
+         "statement_page_1", "statement_deep", "batch"]
 TITLES = {
     "batch": "Batch transfers (POST /transfers/batch)",
 }

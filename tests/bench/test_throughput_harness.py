@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-API_SCENARIOS = ["transfers", "topup", "pay", "spend", "contended", "replay", "statement_page_1", "statement_deep"]
+API_SCENARIOS = ["transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay", "statement_page_1", "statement_deep"]
 
 
 def harness_prerequisites_missing() -> str | None:
