@@ -4,6 +4,7 @@
 built on it, and so are the wallets and payments apps.
 """
 
+import functools
 import random
 import uuid
 from collections import defaultdict
@@ -200,18 +201,34 @@ def transaction_post(
     return transactions_post(owner=owner, entries=[entry])[0]
 
 
+def joins_transaction(service):
+    """Make a service atomic without a savepoint inside a caller's transaction.
+
+    For services that run every check before they write, so a refusal leaves nothing behind (or
+    nothing that matters, like an opened empty wallet): inside a caller's transaction (an
+    idempotent API request, which rolls back whole on any error) they join it, saving the two
+    round trips of a savepoint on every request; called alone, they open their own transaction.
+    """
+
+    @functools.wraps(service)
+    def atomic_service(*args, **kwargs):
+        if transaction.get_connection().in_atomic_block:
+            return service(*args, **kwargs)
+        with transaction.atomic():
+            return service(*args, **kwargs)
+
+    return atomic_service
+
+
+@joins_transaction
 def transactions_post(*, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
     """Post several balanced transactions all-or-nothing, under one set of locks.
 
-    Atomic: every check runs before the first write, so a refusal leaves nothing behind; inside
-    a caller's transaction (an idempotent API request) that needs no savepoint, which saves two
-    round trips per request. A batch whose references were all posted before with the same legs
-    returns the originals; any other reuse of a reference raises ReferenceConflict.
+    Every check runs before the first write, so a refusal leaves nothing behind. A batch whose
+    references were all posted before with the same legs returns the originals; any other reuse
+    of a reference raises ReferenceConflict.
     """
-    if transaction.get_connection().in_atomic_block:
-        return _post(owner=owner, entries=entries)
-    with transaction.atomic():
-        return _post(owner=owner, entries=entries)
+    return _post(owner=owner, entries=entries)
 
 
 def _existing(owner: str, entries: Sequence[Entry]) -> list[Transaction] | None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from ledger.models import Posting, Transaction, bucket_sum
+from ledger.models import Transaction, bucket_sum
 
 from .exceptions import WalletNotFound
 from .models import Wallet
@@ -84,7 +84,8 @@ def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
 
 def wallet_transaction(*, wallet: Wallet, txn: Transaction) -> WalletTransaction:
     """Describe a ledger transaction from the side of the wallet it moved money in or out of."""
-    posting = Posting.objects.get(transaction_id=txn.id, account_id=wallet.account_id)
+    # From the transaction's postings: in memory when it was just posted.
+    posting = next(p for p in txn.postings.all() if p.account_id == wallet.account_id)
     return WalletTransaction(
         id=txn.id,
         reference_id=txn.reference,

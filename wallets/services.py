@@ -6,14 +6,14 @@
 
 The transaction's `reference` is the client's `reference_id`, unique per API client in the
 database, so no code path posts one wallet operation twice. Locks are the ledger's alone (balance
-rows in pk order); this app takes none.
+buckets, in order); this app takes none.
 """
 
 from django.db import IntegrityError, transaction
 
 from ledger.exceptions import InsufficientFunds, InvalidAmount
 from ledger.models import MAX_AMOUNT, Direction
-from ledger.services import Leg, account_create, system_account_id, transaction_post
+from ledger.services import Leg, account_create, joins_transaction, system_account_id, transaction_post
 
 from . import selectors
 from .models import Wallet
@@ -64,7 +64,7 @@ def _credit(
     return selectors.wallet_transaction(wallet=wallet, txn=txn)
 
 
-@transaction.atomic
+@joins_transaction
 def wallet_topup(
     *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
 ) -> WalletTransaction:
@@ -75,7 +75,7 @@ def wallet_topup(
     )
 
 
-@transaction.atomic
+@joins_transaction
 def wallet_bonus(
     *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
 ) -> WalletTransaction:
@@ -86,7 +86,7 @@ def wallet_bonus(
     )
 
 
-@transaction.atomic
+@joins_transaction
 def wallet_spend(
     *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
 ) -> WalletTransaction:

@@ -65,3 +65,24 @@ def test_a_pay_takes_at_most_nineteen_statements(api):
                                                  HTTP_IDEMPOTENCY_KEY="p-1"))
     assert response.status_code == 201 and response.json()["order"]["status"] == "PAID"
     assert len(sent) <= 19, "\n".join(sent)
+
+
+def test_a_wallet_top_up_takes_nine_statements_like_a_transfer(api):
+    def topup(reference):
+        return api.post("/api/v1/wallets/topup", {"user_id": "u-1", "amount": 5, "currency": "USD",
+                                                   "reference_id": reference}, format="json")
+
+    assert topup("warm-up").status_code == 201  # opens the wallet and the system accounts
+    response, sent = statements(lambda: topup("t-1"))
+    assert response.status_code == 201 and response.json()["balance_after"] == 10
+    assert sent == [
+        "SELECT api_apiclient",            # authenticate the key
+        "INSERT api_idempotencykey",       # reserve the key (reference_id), autocommit
+        "SELECT wallets_wallet",           # the wallet with its account (no savepoint: the request is atomic)
+        "SELECT ledger_balancebucket",     # lock the wallet's bucket and one treasury bucket
+        "SELECT ledger_transaction",       # reference not posted before
+        "INSERT ledger_transaction",
+        "INSERT ledger_posting",
+        "UPDATE ledger_balancebucket",
+        "UPDATE api_idempotencykey",       # the stored response; the body is built from memory
+    ]
