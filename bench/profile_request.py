@@ -14,7 +14,6 @@ at the end.
 
 import argparse
 import cProfile
-import importlib.util
 import io
 import json
 import os
@@ -27,15 +26,10 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: make `bench` importable
+from bench.system import load_with_postgres  # noqa: E402
+
 SCENARIOS = ("transfer", "topup", "spend", "pay", "replay", "statement", "batch")
-
-
-def load_with_postgres():
-    spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["with_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def configure(database_url: str) -> None:
@@ -51,7 +45,6 @@ def configure(database_url: str) -> None:
         "MINTGUARD_API_RATE": "100000000/min",
         "LOG_LEVEL": "WARNING",
     })
-    sys.path.insert(0, str(REPO))
     import django
 
     django.setup()

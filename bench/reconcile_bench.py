@@ -16,7 +16,6 @@ misses the targets (30 s, 200 MB). Finally it damages one balance and checks rec
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -29,16 +28,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: make `bench` importable
+from bench.system import load_with_postgres  # noqa: E402
+
 TARGET_SECONDS = 30.0
 TARGET_RSS_MB = 200.0
-
-
-def load_with_postgres():
-    spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["with_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def django_env(database_url: str) -> dict:
