@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from ledger.admin import ReadOnlyAdmin
 from ledger.currencies import format_amount
 from ledger.models import bucket_sum
 
@@ -9,7 +10,7 @@ from .models import Wallet
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(ReadOnlyAdmin):
     list_display = ("user_id", "currency", "balance_display", "owner", "account", "created_at")
     list_filter = ("currency",)
     search_fields = ("user_id", "owner", "account__id")
@@ -24,12 +25,3 @@ class WalletAdmin(admin.ModelAdmin):
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, wallet: Wallet) -> str:
         return format_amount(wallet.balance, wallet.currency)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
