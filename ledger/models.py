@@ -194,11 +194,6 @@ class Posting(models.Model):
     def __str__(self) -> str:
         return f"{self.direction} {self.amount} {self.currency}"
 
-    @property
-    def signed_amount(self) -> int:
-        """Debits positive, credits negative: a balanced transaction sums to zero."""
-        return self.amount if self.direction == Direction.DEBIT else -self.amount
-
 
 def balance_effect(*, debit_normal: bool, direction: str, amount: int) -> int:
     """Return how a posting moves a balance kept on the account's normal side."""

@@ -252,9 +252,6 @@ if not MINTGUARD_PROVIDER_WEBHOOK_SECRET:
     if not DEBUG:
         raise ImproperlyConfigured("MINTGUARD_PROVIDER_WEBHOOK_SECRET must be set when DEBUG is off.")
     MINTGUARD_PROVIDER_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105  # nosec B105
-MINTGUARD_PROVIDER_WEBHOOK_SECRETS = env_list("MINTGUARD_PROVIDER_WEBHOOK_SECRET") or [
-    MINTGUARD_PROVIDER_WEBHOOK_SECRET
-]
 # Outage mode: the most a trusted buyer may leave pending, in minor units; `20000` for every
 # currency or `USD:20000,EUR:15000` (others get 20000). Read it with conf.outage_pending_cap().
 MINTGUARD_OUTAGE_PENDING_CAP = parse_currency_caps(

@@ -53,10 +53,6 @@ class InvalidCursor(ApiError, BadRequest):
     code, title = "invalid_cursor", "Invalid cursor"
 
 
-class NotFound(ApiError):
-    status, code, title = 404, "not_found", "Not found"
-
-
 def problem(status: int, code: str, title: str, detail: str = "", *, errors: dict | None = None) -> dict:
     body = {
         "type": f"/problems/{code.replace('_', '-')}",

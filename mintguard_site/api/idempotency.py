@@ -222,7 +222,6 @@ def idempotent(*, required: bool = True, body_key: str | None = None, atomic: bo
                 observability.record_idempotency_conflict(conflict.code)
                 raise
 
-        wrapper.idempotency = {"required": required, "body_key": body_key, "atomic": atomic}
         return wrapper
 
     return decorator

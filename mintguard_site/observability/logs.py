@@ -38,10 +38,6 @@ def reset(token: contextvars.Token) -> None:
     _context.reset(token)
 
 
-def context() -> dict:
-    return dict(_context.get() or {})
-
-
 def _luhn_valid(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
