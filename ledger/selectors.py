@@ -69,10 +69,6 @@ def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
         raise TransferNotFound(f"Transfer {transfer_id} does not exist.") from None
 
 
-def account_balance(*, account: Account) -> int:
-    return account.balance
-
-
 def statement_page(
     *, account: Account, limit: int, before: list | None = None
 ) -> tuple[list[Posting], list | None]:
@@ -87,25 +83,23 @@ def statement_page(
     account's.
     """
     # Buckets are numbered 0..n-1 (created together, never removed), so position i is bucket i.
-    buckets = list(account.balance_buckets.order_by("bucket").values_list("bucket", flat=True)) \
-        if account.is_system else [0]
+    buckets = account.balance_buckets.count() if account.is_system else 1
     if before is None:
-        before = [None] * len(buckets)
-    if len(before) > len(buckets) or not all(e is None or type(e) is int for e in before):
+        before = [None] * buckets
+    if len(before) > buckets or not all(e is None or type(e) is int for e in before):
         raise InvalidStatementPosition("The cursor does not fit this account's statement.")
     # Buckets added since the cursor was issued hold only newer entries: none belong on older pages.
-    before = list(before) + [1] * (len(buckets) - len(before))
+    before = list(before) + [1] * (buckets - len(before))
     streams = []
-    for bucket, bound in zip(buckets, before, strict=True):
+    for bucket, bound in enumerate(before):
         postings = Posting.objects.filter(account=account, bucket=bucket)
         if bound is not None:
             postings = postings.filter(entry_number__lt=bound)
         streams.append(list(postings.select_related("transaction").order_by("-entry_number")[:limit + 1]))
     page = list(islice(heapq.merge(*streams, key=_posted_at, reverse=True), limit))
-    position, taken = list(before), [0] * len(buckets)
+    position, taken = list(before), [0] * buckets
     for posting in page:
-        index = buckets.index(posting.bucket)
-        position[index], taken[index] = posting.entry_number, taken[index] + 1
+        position[posting.bucket], taken[posting.bucket] = posting.entry_number, taken[posting.bucket] + 1
     more = any(count < len(stream) for count, stream in zip(taken, streams, strict=True))
     return page, position if more else None
 

@@ -78,6 +78,25 @@ def system_account_id(name: str, currency: str) -> UUID:
     return account_id
 
 
+def joins_transaction(service):
+    """Make a service atomic without a savepoint inside a caller's transaction.
+
+    For services that run every check before they write, so a refusal leaves nothing behind (or
+    nothing that matters, like an opened empty wallet): inside a caller's transaction (an
+    idempotent API request, which rolls back whole on any error) they join it, saving the two
+    round trips of a savepoint on every request; called alone, they open their own transaction.
+    """
+
+    @functools.wraps(service)
+    def atomic_service(*args, **kwargs):
+        if transaction.get_connection().in_atomic_block:
+            return service(*args, **kwargs)
+        with transaction.atomic():
+            return service(*args, **kwargs)
+
+    return atomic_service
+
+
 def system_bucket_count() -> int:
     """How many balance buckets each system account spreads its postings over."""
     return settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS
@@ -108,14 +127,14 @@ def system_accounts_create(*, currencies: Iterable[str]) -> None:
     )
 
 
+@joins_transaction
 def account_create(*, owner: str, name: str, currency: str = "USD") -> Account:
     """Open a customer account: a liability of the platform that never goes negative."""
     currency_exponent(currency)
-    with transaction.atomic():
-        account = Account.objects.create(
-            owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False
-        )
-        BalanceBucket.objects.create(account=account, bucket=0, allow_negative=False)
+    account = Account.objects.create(
+        owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False
+    )
+    BalanceBucket.objects.create(account=account, bucket=0, allow_negative=False)
     return account
 
 
@@ -199,25 +218,6 @@ def transaction_post(
     """
     entry = Entry(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
     return transactions_post(owner=owner, entries=[entry])[0]
-
-
-def joins_transaction(service):
-    """Make a service atomic without a savepoint inside a caller's transaction.
-
-    For services that run every check before they write, so a refusal leaves nothing behind (or
-    nothing that matters, like an opened empty wallet): inside a caller's transaction (an
-    idempotent API request, which rolls back whole on any error) they join it, saving the two
-    round trips of a savepoint on every request; called alone, they open their own transaction.
-    """
-
-    @functools.wraps(service)
-    def atomic_service(*args, **kwargs):
-        if transaction.get_connection().in_atomic_block:
-            return service(*args, **kwargs)
-        with transaction.atomic():
-            return service(*args, **kwargs)
-
-    return atomic_service
 
 
 @joins_transaction
