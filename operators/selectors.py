@@ -28,6 +28,7 @@ from payments.models import (
     WebhookEvent,
 )
 from payments.selectors import order_ledger_entries
+from payments.transitions import status_after_refunds
 from wallets.models import Wallet
 
 from .models import AuditEntry
@@ -315,7 +316,7 @@ def order_timeline(detail: OrderDetail) -> list[TimelineEvent]:
     refunded = 0
     for refund in detail.refunds:
         refunded += refund.amount
-        status = OrderStatus.REFUNDED if refunded == order.amount else OrderStatus.PARTIALLY_REFUNDED
+        status = status_after_refunds(amount=order.amount, refunded=refunded)
         events.append(TimelineEvent(refund.created_at, f"Refund {str(refund.id)[:8]}", refund.reason, status))
     events.sort(key=lambda e: e.at)
     return events

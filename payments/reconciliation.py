@@ -13,9 +13,8 @@ from django.db.models.functions import Coalesce
 from ledger.models import Direction, Posting
 from ledger.reconciliation import Drift, register_check
 
-from .models import Order, OrderStatus, Payment, PaymentStatus, Refund
-
-PAID_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+from .models import Order, Payment, PaymentStatus, Refund
+from .transitions import PAID_STATUSES, status_after_refunds
 
 
 def _posted(transaction_filter: dict):
@@ -72,7 +71,7 @@ def check_orders() -> Iterator[Drift]:
         if not refunded == refunds_total == refunds_posted:
             yield drift("order_refunds_match_ledger", f"refunded_amount {refunded}, refunds total {refunds_total}, "
                         f"posted {refunds_posted}.", refunded, refunds_posted)
-        expected_status = _status_for_refunds(amount, refunded) if is_paid else status
+        expected_status = status_after_refunds(amount=amount, refunded=refunded) if is_paid else status
         if expected_status != status:
             yield drift("order_status_matches_refunds", f"refunded {refunded} of {amount} means {expected_status}.",
                         expected_status, status)
@@ -81,12 +80,6 @@ def check_orders() -> Iterator[Drift]:
 def _drift(check: str, message: str, expected, actual, *, order: str, status: str, amount: int, currency: str) -> Drift:
     return Drift(check, f"Order {order} ({status}, {amount} {currency}): {message}", order_id=order,
                  currency=currency, expected=expected, actual=actual)
-
-
-def _status_for_refunds(amount: int, refunded: int) -> str:
-    if refunded == 0:
-        return OrderStatus.PAID
-    return OrderStatus.REFUNDED if refunded == amount else OrderStatus.PARTIALLY_REFUNDED
 
 
 def register() -> None:

@@ -68,7 +68,7 @@ from .policies import (
     provider_unavailable_outcome,
 )
 from .providers import ChargeResult, ChargeStatus, RefundOutcome, get_provider
-from .transitions import PAYABLE_STATUSES, REFUNDABLE_STATUSES, order_transition
+from .transitions import PAID_STATUSES, PAYABLE_STATUSES, REFUNDABLE_STATUSES, order_transition, status_after_refunds
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +328,6 @@ def checkout_create(
 
 # --- the provider's later word: webhooks, operators, pending expiry ------------------------
 
-PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
 DEFAULT_FAILURE_REASONS = {
     ConfirmationSource.WEBHOOK: "provider_declined",
     ConfirmationSource.OPERATOR: "operator_marked_failed",
@@ -615,9 +614,7 @@ def refund_create(
     )
     refund.save(force_insert=True)
     order.refunded_amount += amount
-    order_transition(
-        order, OrderStatus.REFUNDED if order.refunded_amount == order.amount else OrderStatus.PARTIALLY_REFUNDED
-    )
+    order_transition(order, status_after_refunds(amount=order.amount, refunded=order.refunded_amount))
     _save_order(order)
     transaction.on_commit(lambda: observability.record_refund(amount, order.currency), robust=True)
     transaction.on_commit(lambda: refund_dispatch(refund_id=refund.id), robust=True)

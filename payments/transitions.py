@@ -28,6 +28,14 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 PAYABLE_STATUSES = frozenset({S.CREATED, S.FAILED})
 REFUNDABLE_STATUSES = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
+PAID_STATUSES = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+def status_after_refunds(*, amount: int, refunded: int) -> str:
+    """The status of a paid order of `amount` once `refunded` of it has been refunded."""
+    if refunded == 0:
+        return S.PAID
+    return S.REFUNDED if refunded == amount else S.PARTIALLY_REFUNDED
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
