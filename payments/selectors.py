@@ -65,10 +65,6 @@ def orders_page(
     return list(orders[:limit])
 
 
-def order_succeeded_payment(*, order: Order) -> Payment | None:
-    return order.payments.filter(status=PaymentStatus.SUCCEEDED).first()
-
-
 @dataclass(frozen=True)
 class OrderLedgerEntry:
     transaction_id: UUID
