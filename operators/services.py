@@ -84,7 +84,7 @@ def operator_refund(
     refund = payment_services.refund_create(
         order=order, amount=amount, reason=reason, created_by=operator_owner(actor), idempotency_key=idempotency_key
     )
-    order = Order.objects.get(pk=order.pk)
+    order = refund.order  # as refund_create left it, under its lock
     created = not AuditEntry.objects.filter(
         action=AuditAction.REFUND_CREATED, target_type="order", target_id=str(order.pk),
         after__refund_id=str(refund.pk),

@@ -33,7 +33,7 @@ from django.utils import timezone
 from ledger.currencies import validate_currency
 from ledger.exceptions import InvalidAmount
 from ledger.models import MAX_AMOUNT, Direction
-from ledger.services import Leg, system_account_id, transaction_post
+from ledger.services import Leg, joins_transaction, system_account_id, transaction_post
 from mintguard_site import observability
 
 from . import locks, selectors, webhooks
@@ -266,7 +266,8 @@ def _payment_attempt_complete(*, payment: Payment, resumed: bool, simulate: str 
     if payment.status == PaymentStatus.PROCESSING:
         result = payment_provider_charge(payment=payment, resumed=resumed, simulate=simulate)
         payment = payment_attempt_finish(payment=payment, result=result)
-    return PayResult(order=Order.objects.get(pk=payment.order_id), payment=payment)
+    # payment.order is the order step 3 locked and updated (or step 1, for a finished attempt).
+    return PayResult(order=payment.order, payment=payment)
 
 
 # --- checkout ----------------------------------------------------------------------------
@@ -556,7 +557,7 @@ def refund_legs(*, payment: Payment, refunded_before: int, amount: int) -> list[
     return [leg for leg in legs if leg.amount > 0]
 
 
-@transaction.atomic
+@joins_transaction
 def refund_create(
     *,
     order: Order,

@@ -255,8 +255,7 @@ class OrderRefund(APIView):
             order=order, amount=data.get("amount"), reason=data["reason"], created_by=request_owner(request),
             idempotency_key=request.idempotency_key,
         )
-        order = selectors.order_get(order_id=order.id)
-        return Response({"refund": refund_body(refund), "order": order_body(order)}, status=201)
+        return Response({"refund": refund_body(refund), "order": order_body(refund.order)}, status=201)
 
 
 class OrderLedger(APIView):
