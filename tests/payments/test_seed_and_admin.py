@@ -1,7 +1,6 @@
 """Demo orders seed repeatably; the admin shows payments rows and changes none."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -54,13 +53,6 @@ def test_the_database_refuses_a_second_payment_in_flight_and_overrefunds():
         Order.objects.filter(pk=order.pk).update(status="SHIPPED")
     with pytest.raises(IntegrityError), transaction.atomic():
         Payment.objects.filter(order=order).update(status=PaymentStatus.SUCCEEDED)  # succeeded but not booked
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("model", ["order", "payment", "refund", "simulatedcharge", "simulatedrefund"])

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from wallets.models import Wallet
@@ -7,13 +6,6 @@ from wallets.models import Wallet
 from .factories import WalletFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_admin_lists_wallets_with_formatted_balances(admin_client):
