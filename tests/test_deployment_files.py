@@ -5,7 +5,6 @@ PostgreSQL server binaries at all.
 """
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -15,11 +14,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from bench.system import load_with_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 WITH_POSTGRES = REPO / "scripts" / "with_postgres.py"
@@ -52,14 +52,6 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 def exec_form(arguments: str) -> list[str]:
     """Parse an ENTRYPOINT/CMD argument in exec (JSON) or shell form into words."""
     return json.loads(arguments) if arguments.startswith("[") else ["sh", "-c", arguments]
-
-
-def load_with_postgres() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("with_postgres", WITH_POSTGRES)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["with_postgres"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -13,22 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from bench.system import load_with_postgres
+
 REPO = Path(__file__).resolve().parents[2]
 API_SCENARIOS = ["transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay", "statement_page_1", "statement_deep"]
 
 
 def harness_prerequisites_missing() -> str | None:
-    module = sys.modules.get("with_postgres")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("with_postgres", REPO / "scripts" / "with_postgres.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["with_postgres"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
+    module = load_with_postgres()
     try:
         module.find_pg_bin()
     except module.PostgresUnavailable as error:
         return str(error)
-    sys.path.insert(0, str(REPO))
     from bench.throughput.load import ensure_wrk
 
     try:
