@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import selectors
@@ -179,10 +179,10 @@ class _Tally:
             self.kept.append(drift.as_dict())
 
 
-def _run_check(name: str, check: Check, tally: _Tally, using: str) -> int:
+def _run_check(name: str, check: Check, tally: _Tally) -> int:
     before = tally.count
     # On PostgreSQL a failed statement poisons the transaction: give each check a savepoint.
-    guard = transaction.atomic(using=using) if connections[using].in_atomic_block else contextlib.nullcontext()
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
         with guard:
             for drift in check():
@@ -196,7 +196,7 @@ def _run_check(name: str, check: Check, tally: _Tally, using: str) -> int:
 
 
 @contextlib.contextmanager
-def _snapshot(using: str):
+def _snapshot():
     """Give all checks one consistent view of the books, where the database offers one cheaply.
 
     PostgreSQL: a REPEATABLE READ, READ ONLY transaction, so postings committed during the run
@@ -204,27 +204,25 @@ def _snapshot(using: str):
     SQLite: no wrapper, since its IMMEDIATE transactions would block every writer for the whole
     run; each check is one statement there, and a statement is a consistent read on its own.
     """
-    connection = connections[using]
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
         return
-    with transaction.atomic(using=using):
+    with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
 
-def reconcile_run(*, checks: dict[str, Check] | None = None, store: bool = True,
-                  using: str = DEFAULT_DB_ALIAS) -> ReconciliationRun:
+def reconcile_run(*, checks: dict[str, Check] | None = None, store: bool = True) -> ReconciliationRun:
     """Run the checks (default: every registered one), store the run, and return it."""
     checks = registered_checks() if checks is None else checks
     tally = _Tally(max_kept=getattr(settings, "MINTGUARD_RECONCILIATION_MAX_DRIFTS", 1000))
     started_at, clock = timezone.now(), time.monotonic()
     per_check = []
-    with _snapshot(using):
+    with _snapshot():
         for name, check in checks.items():
             check_clock = time.monotonic()
-            drift_count = _run_check(name, check, tally, using)
+            drift_count = _run_check(name, check, tally)
             per_check.append({"name": name, "drift_count": drift_count,
                               "duration_ms": int((time.monotonic() - check_clock) * 1000)})
     run = ReconciliationRun(
@@ -238,7 +236,7 @@ def reconcile_run(*, checks: dict[str, Check] | None = None, store: bool = True,
         drifts=tally.kept,
     )
     if store:
-        run.save(using=using)
+        run.save()
     log = logger.info if run.ok else logger.error
     log("reconciliation finished: %s", "clean" if run.ok else f"{run.drift_count} drift(s)",
         extra={"event": "reconciliation.finished", "ok": run.ok, "drift_count": run.drift_count,
