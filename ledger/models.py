@@ -200,6 +200,11 @@ def balance_effect(*, debit_normal: bool, direction: str, amount: int) -> int:
     return amount if (direction == Direction.DEBIT) == debit_normal else -amount
 
 
+def normal_balance(*, debit_normal: bool, debits: int, credits: int) -> int:
+    """Return the balance, on the account's normal side, that these debit and credit totals make."""
+    return debits - credits if debit_normal else credits - debits
+
+
 
 class ReconciliationRun(models.Model):
     """One run of the reconciliation checks: when, how long, and every drift found (capped).

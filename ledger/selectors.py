@@ -15,7 +15,7 @@ from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subque
 from django.db.models.functions import Coalesce
 
 from .exceptions import AccountNotFound, InvalidStatementPosition, TransferNotFound
-from .models import DEBIT_NORMAL_KINDS, Account, BalanceBucket, Direction, Posting, Transaction
+from .models import DEBIT_NORMAL_KINDS, Account, BalanceBucket, Direction, Posting, Transaction, normal_balance
 
 _debits = Coalesce(Sum("amount", filter=Q(direction=Direction.DEBIT)), Value(0), output_field=BigIntegerField())
 _credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0), output_field=BigIntegerField())
@@ -132,7 +132,7 @@ class BucketTotals:
 
     @property
     def posted_balance(self) -> int:
-        return self.debits - self.credits if self.debit_normal else self.credits - self.debits
+        return normal_balance(debit_normal=self.debit_normal, debits=self.debits, credits=self.credits)
 
 
 def bucket_totals() -> Iterator[BucketTotals]:
@@ -261,7 +261,7 @@ def ledger_summary(*, owner: str | None = None) -> dict:
                     "name": a["name"],
                     "debits": a["debits"],
                     "credits": a["credits"],
-                    "balance": a["debits"] - a["credits"] if a["debit_normal"] else a["credits"] - a["debits"],
+                    "balance": normal_balance(debit_normal=a["debit_normal"], debits=a["debits"], credits=a["credits"]),
                 }
                 for a in accounts
             ],
