@@ -293,19 +293,15 @@ class PaymentConfirmation(models.Model):
         return f"{self.outcome} by {self.source} on order {self.order_id}: {self.result}"
 
 
-class WebhookResult(models.TextChoices):
-    """What became of one webhook delivery: a ConfirmationResult, or why it was refused or skipped."""
-
-    APPLIED = "applied", "Applied"
-    IGNORED_ALREADY_PAID = "ignored_already_paid", "Ignored: order already paid"
-    IGNORED_FAILED_AFTER_PAID = "ignored_failed_after_paid", "Ignored: FAILED after PAID"
-    IGNORED_ALREADY_FAILED = "ignored_already_failed", "Ignored: order already failed"
-    IGNORED_NOT_PENDING = "ignored_not_pending", "Ignored: order not awaiting confirmation"
-    IGNORED_PAYMENT_IN_PROGRESS = "ignored_payment_in_progress", "Ignored: another payment attempt in progress"
-    IGNORED_UNKNOWN_ORDER = "ignored_unknown_order", "Ignored: unknown order"
-    DUPLICATE = "duplicate", "Duplicate event"
-    REJECTED_SIGNATURE = "rejected_signature", "Rejected: bad signature or timestamp"
-    REJECTED_INVALID = "rejected_invalid", "Rejected: invalid body"
+# What became of one webhook delivery: every ConfirmationResult (built from it, so a result that
+# payment_outcome_apply can return always fits the CHECK below), or why it was refused or skipped.
+WebhookResult = models.TextChoices("WebhookResult", [
+    *((result.name, (result.value, result.label)) for result in ConfirmationResult),
+    ("IGNORED_UNKNOWN_ORDER", ("ignored_unknown_order", "Ignored: unknown order")),
+    ("DUPLICATE", ("duplicate", "Duplicate event")),
+    ("REJECTED_SIGNATURE", ("rejected_signature", "Rejected: bad signature or timestamp")),
+    ("REJECTED_INVALID", ("rejected_invalid", "Rejected: invalid body")),
+])
 
 
 class WebhookEvent(models.Model):
