@@ -5,6 +5,11 @@ The database still comes from DATABASE_URL, so the same suite runs on SQLite and
 
 import os
 
+# A developer's shell must not change what the suite tests (a simulated outage, a decline rate)
+# nor point it at a real cache that the tests clear.
+for name in ("MINTGUARD_SIMULATOR_OUTAGE", "MINTGUARD_SIMULATOR_OUTAGE_RATE", "MINTGUARD_SIMULATOR_TIMEOUT_RATE",
+             "MINTGUARD_SIMULATOR_DECLINE_RATE", "MINTGUARD_SIMULATOR_SEED", "CACHE_URL"):
+    os.environ.pop(name, None)
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("MINTGUARD_HTTPS", "false")
 os.environ.setdefault("MINTGUARD_PROVIDER_WEBHOOK_SECRET", "test-only-webhook-secret")

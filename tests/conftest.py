@@ -3,6 +3,8 @@
 import pytest
 from django.conf import settings
 
+from .payments.helpers import WEBHOOK_SECRET
+
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
@@ -50,3 +52,10 @@ def operator_user(db, django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def webhook_secret(settings) -> str:
+    """Configure one Standard Webhooks secret (whsec_...) for the provider's webhooks; return it."""
+    settings.MINTGUARD_PROVIDER_WEBHOOK_SECRET = WEBHOOK_SECRET
+    return WEBHOOK_SECRET

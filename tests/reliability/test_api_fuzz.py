@@ -82,7 +82,6 @@ def in_process_wsgi(db, settings):
     """
     # A forced `timeout` would sleep for the provider's whole timeout on every such example.
     settings.MINTGUARD_PROVIDER_TIMEOUT = 0.01
-    settings.MINTGUARD_SIMULATOR_OUTAGE = False
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield

@@ -322,10 +322,6 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
 @pytest.fixture
 def model_settings(settings):
     settings.MINTGUARD_PLATFORM_FEE_BPS = FEE_BPS
-    settings.MINTGUARD_SIMULATOR_OUTAGE = False
-    settings.MINTGUARD_SIMULATOR_OUTAGE_RATE = 0.0
-    settings.MINTGUARD_SIMULATOR_TIMEOUT_RATE = 0.0
-    settings.MINTGUARD_SIMULATOR_DECLINE_RATE = 0.0
     return settings
 
 
