@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from ledger.currencies import currency_exponent
 from ledger.models import MAX_AMOUNT
+from mintguard_site.api.models import Scope
 from payments.models import ConfirmationOutcome
 
 from .services import NOTE_MAX
@@ -98,6 +99,11 @@ class ResolvePendingForm(forms.Form):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=64)
+    # Every box ticked at first: a key made without choosing has every scope, as from the command line.
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, initial=Scope.values, widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope: a key without one can call nothing."},
+    )
 
     def clean_name(self) -> str:
         from mintguard_site.api.models import ApiClient

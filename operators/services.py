@@ -139,12 +139,12 @@ def operator_resolve_pending(*, actor, order_id: UUID, outcome: str, note: str) 
 
 
 @transaction.atomic
-def operator_api_key_create(*, actor, name: str) -> tuple[ApiClient, str]:
-    """Create an API client and return it with its key (shown once); audit it without the key."""
-    client, key = api_client_create(name=name)
+def operator_api_key_create(*, actor, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+    """Create an API client with `scopes` and return it with its key (shown once); audit it without the key."""
+    client, key = api_client_create(name=name, scopes=scopes)
     audit_record(
         actor=actor, action=AuditAction.API_KEY_CREATED, target_type="api_client", target_id=client.pk,
-        after={"name": client.name, "prefix": client.prefix, "is_active": True},
+        after={"name": client.name, "prefix": client.prefix, "is_active": True, "scopes": client.scopes},
     )
     return client, key
 

@@ -1,14 +1,20 @@
+"""Ledger API routes: accounts, movements, transfers and statements, all in the `accounts` scope."""
+
 from django.urls import path
+
+from mintguard_site.api.auth import scoped
+from mintguard_site.api.models import Scope
 
 from . import views
 
 urlpatterns = [
-    path("accounts", views.AccountListCreate.as_view(), name="account-list"),
-    path("accounts/<str:account_id>", views.AccountDetail.as_view(), name="account-detail"),
-    path("accounts/<str:account_id>/deposit", views.AccountDeposit.as_view(), name="account-deposit"),
-    path("accounts/<str:account_id>/withdraw", views.AccountWithdraw.as_view(), name="account-withdraw"),
-    path("accounts/<str:account_id>/statement", views.AccountStatement.as_view(), name="account-statement"),
-    path("transfers", views.TransferCreate.as_view(), name="transfer-create"),
-    path("transfers/batch", views.TransferBatchCreate.as_view(), name="transfer-batch"),
-    path("transfers/<str:transfer_id>", views.TransferDetail.as_view(), name="transfer-detail"),
+    path("accounts", scoped(views.AccountListCreate, Scope.ACCOUNTS), name="account-list"),
+    path("accounts/<str:account_id>", scoped(views.AccountDetail, Scope.ACCOUNTS), name="account-detail"),
+    path("accounts/<str:account_id>/deposit", scoped(views.AccountDeposit, Scope.ACCOUNTS), name="account-deposit"),
+    path("accounts/<str:account_id>/withdraw", scoped(views.AccountWithdraw, Scope.ACCOUNTS), name="account-withdraw"),
+    path("accounts/<str:account_id>/statement", scoped(views.AccountStatement, Scope.ACCOUNTS),
+         name="account-statement"),
+    path("transfers", scoped(views.TransferCreate, Scope.ACCOUNTS), name="transfer-create"),
+    path("transfers/batch", scoped(views.TransferBatchCreate, Scope.ACCOUNTS), name="transfer-batch"),
+    path("transfers/<str:transfer_id>", scoped(views.TransferDetail, Scope.ACCOUNTS), name="transfer-detail"),
 ]

@@ -2,6 +2,8 @@
 
 `request.user` is the ApiClient for key-authenticated calls. Operators (dashboard users) come
 through Django sessions with CSRF and see every client's rows; API clients see only their own.
+An API client calls only routes within its key's scopes: each route declares its scope where its
+URL is wired, `scoped(View, Scope.X)`, and a route that declares none refuses every key.
 """
 
 from datetime import timedelta
@@ -9,7 +11,8 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
-from .models import ApiClient, hash_api_key
+from .errors import ApiError
+from .models import ApiClient, Scope, hash_api_key
 
 # last_used_at is written at most this often, so it never becomes a hot row.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -28,11 +31,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "bearer" or not key or len(key) > 200:
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api-key>'.")
         # get(), not first(): key_hash is unique, and building first()'s ORDER BY is a quarter of the query's cost.
+        digest, now = hash_api_key(key), timezone.now()
         try:
-            client = ApiClient.objects.get(key_hash=hash_api_key(key), is_active=True)
+            client = ApiClient.objects.get(key_hash=digest, is_active=True)
         except ApiClient.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
-        now = timezone.now()
+            # The key a rotation replaced, during its grace period: a second query only for it.
+            client = ApiClient.objects.filter(previous_key_hash=digest, is_active=True).first()
+            if client is None or not client.previous_key_valid(now):
+                raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
         if client.last_used_at is None or now - client.last_used_at > LAST_USED_GRANULARITY:
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
         return client, client
@@ -41,8 +47,34 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+class ScopeDenied(ApiError, exceptions.PermissionDenied):
+    """Also DRF's PermissionDenied, so the browsable API treats it as a refusal, not a crash."""
+
+    status, code, title = 403, "scope_denied", "Outside the API key's scopes"
+
+
+def scoped(view_class, scope: Scope, **initkwargs):
+    """Return the view of `view_class` for a URL pattern: API keys need `scope` to call it.
+
+    The scope rides on the view function the URL resolves to, where the permission and the test
+    over every route read it.
+    """
+    view = view_class.as_view(**initkwargs)
+    view.required_scope = Scope(scope)
+    return view
+
+
+def required_scope(request) -> Scope | None:
+    """The scope the requested route declares, or None if it declares none."""
+    match = request.resolver_match
+    return getattr(match.func, "required_scope", None) if match else None
+
+
 class IsApiClientOrOperator(permissions.BasePermission):
-    """API clients may use every route; operators (session users) need Django permissions.
+    """API clients may use the routes within their key's scopes; operators need Django permissions.
+
+    A route that declares no scope is closed to API clients (403 `scope_denied`), so a route added
+    without one fails closed. Scopes do not apply to operators.
 
     Reading needs a dashboard role (view permission on ledger accounts). A write needs the
     permission the view names in `operator_permission` (refunds: `operators.refund_order`);
@@ -54,6 +86,11 @@ class IsApiClientOrOperator(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         if isinstance(user, ApiClient):
+            scope = required_scope(request)
+            if scope is None:
+                raise ScopeDenied("This route declares no scope, so no API key may call it.")
+            if not user.has_scope(scope):
+                raise ScopeDenied(f"This API key lacks the '{scope}' scope this route needs.")
             return True
         if not (user and user.is_authenticated and user.is_active):
             return False

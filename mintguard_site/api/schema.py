@@ -45,6 +45,7 @@ def problem(description: str, code: str, status: int) -> OpenApiResponse:
 
 
 UNAUTHORIZED = problem("Missing, unknown or revoked API key", "not_authenticated", 401)
+SCOPE_DENIED = problem("The API key lacks the scope this route needs", "scope_denied", 403)
 NOT_FOUND = problem("No such resource (or it belongs to another client)", "not_found", 404)
 INVALID = problem("Body fails validation", "validation_error", 422)
 BAD_REQUEST = problem("Invalid input that parses (bad cursor or limit, self-transfer...)", "invalid_parameter", 400)
@@ -61,7 +62,8 @@ LIST_PARAMETERS = [
 def money_route(*, request, response, summary: str, examples=(), idempotency_required: bool = True,
                 extra_responses: dict | None = None, tags=None):
     """Document a POST that moves money: idempotency header, 201 body and every error."""
-    responses = {201: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND, 409: CONFLICT, 422: INVALID}
+    responses = {201: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 403: SCOPE_DENIED, 404: NOT_FOUND, 409: CONFLICT,
+                 422: INVALID}
     responses.update(extra_responses or {})
     return extend_schema(
         summary=summary, request=request, responses=responses, examples=list(examples), tags=tags,
@@ -71,7 +73,8 @@ def money_route(*, request, response, summary: str, examples=(), idempotency_req
 
 def read_route(*, response, summary: str, parameters=(), tags=None, operation_id: str | None = None):
     return extend_schema(
-        summary=summary, responses={200: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND},
+        summary=summary,
+        responses={200: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 403: SCOPE_DENIED, 404: NOT_FOUND},
         parameters=list(parameters), tags=tags, operation_id=operation_id,
     )
 

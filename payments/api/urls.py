@@ -2,15 +2,20 @@
 
 from django.urls import path
 
+from mintguard_site.api.auth import scoped
+from mintguard_site.api.models import Scope
+
 from . import views
 
 urlpatterns = [
-    path("orders", views.OrderListCreate.as_view(), name="order-list"),
-    path("orders/<str:order_id>", views.OrderDetail.as_view(), name="order-detail"),
-    path("orders/<str:order_id>/pay", views.OrderPay.as_view(), name="order-pay"),
-    path("orders/<str:order_id>/refund", views.OrderRefund.as_view(), name="order-refund"),
-    path("orders/<str:order_id>/ledger", views.OrderLedger.as_view(), name="order-ledger"),
-    path("ledger/summary", views.LedgerSummary.as_view(), name="ledger-summary"),
-    path("checkout", views.Checkout.as_view(), name="checkout"),
+    path("orders", scoped(views.OrderListCreate, Scope.PAYMENTS), name="order-list"),
+    path("orders/<str:order_id>", scoped(views.OrderDetail, Scope.PAYMENTS), name="order-detail"),
+    path("orders/<str:order_id>/pay", scoped(views.OrderPay, Scope.PAYMENTS), name="order-pay"),
+    path("orders/<str:order_id>/refund", scoped(views.OrderRefund, Scope.PAYMENTS), name="order-refund"),
+    path("orders/<str:order_id>/ledger", scoped(views.OrderLedger, Scope.PAYMENTS), name="order-ledger"),
+    # The platform's books, other clients' totals included: not part of taking payments.
+    path("ledger/summary", scoped(views.LedgerSummary, Scope.BOOKS), name="ledger-summary"),
+    path("checkout", scoped(views.Checkout, Scope.PAYMENTS), name="checkout"),
+    # Signed by the provider, not called with an API key: no scope.
     path("webhooks/provider", views.ProviderWebhook.as_view(), name="provider-webhook"),
 ]

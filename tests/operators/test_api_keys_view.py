@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_admin_creates_a_key_that_is_shown_once_and_stored_hashed(admin_role):
-    response = admin_role.post("/api-keys/new/", {"name": "checkout-service"}, **htmx())
+    response = admin_role.post("/api-keys/new/", {"name": "checkout-service", "scopes": ["payments"]}, **htmx())
 
     assert response.status_code == 201
     client = ApiClient.objects.get(name="checkout-service")
@@ -28,7 +28,7 @@ def test_an_admin_creates_a_key_that_is_shown_once_and_stored_hashed(admin_role)
 def test_a_duplicate_name_is_refused_inline(admin_role):
     api_client_create(name="checkout-service")
 
-    response = admin_role.post("/api-keys/new/", {"name": "checkout-service"}, **htmx())
+    response = admin_role.post("/api-keys/new/", {"name": "checkout-service", "scopes": ["payments"]}, **htmx())
 
     assert response.status_code == 422 and b"exists already" in response.content
     assert AuditEntry.objects.count() == 0

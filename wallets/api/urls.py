@@ -2,12 +2,15 @@
 
 from django.urls import path
 
+from mintguard_site.api.auth import scoped
+from mintguard_site.api.models import Scope
+
 from . import views
 
 urlpatterns = [
-    path("topup", views.WalletTopup.as_view(), name="wallet-topup"),
-    path("bonus", views.WalletBonus.as_view(), name="wallet-bonus"),
-    path("spend", views.WalletSpend.as_view(), name="wallet-spend"),
+    path("topup", scoped(views.WalletTopup, Scope.WALLETS), name="wallet-topup"),
+    path("bonus", scoped(views.WalletBonus, Scope.WALLETS), name="wallet-bonus"),
+    path("spend", scoped(views.WalletSpend, Scope.WALLETS), name="wallet-spend"),
     # `path`, not `str`: a user_id may contain "/" (sent percent-encoded as %2F).
-    path("<path:user_id>/balance", views.WalletBalance.as_view(), name="wallet-balance"),
+    path("<path:user_id>/balance", scoped(views.WalletBalance, Scope.WALLETS), name="wallet-balance"),
 ]
