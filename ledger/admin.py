@@ -42,8 +42,8 @@ class PostingInline(ReadOnlyInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("name", "currency", "kind", "balance_display", "is_system", "owner", "created_at")
-    list_filter = ("is_system", "kind", "currency")
+    list_display = ("name", "currency", "kind", "balance_display", "is_system", "managed_by", "owner", "created_at")
+    list_filter = ("is_system", "managed_by", "kind", "currency")
     search_fields = ("id", "name", "owner")
     ordering = ("-created_at",)
 
@@ -57,8 +57,8 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "reference", "owner", "description")
-    list_filter = ("kind",)
+    list_display = ("created_at", "kind", "namespace", "reference", "owner", "description")
+    list_filter = ("kind", "namespace")
     search_fields = ("id", "reference", "description", "owner")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)

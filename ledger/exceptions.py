@@ -86,3 +86,11 @@ class ReferenceConflict(LedgerError):
     code = "reference_conflict"
     title = "Reference already used for a different transaction"
     category = "conflict"
+
+
+class ManagedAccount(LedgerError):
+    """The account belongs to another app (a wallet's account): only that app moves its money."""
+
+    code = "wallet_account"
+    title = "Account managed by its wallet"
+    category = "conflict"

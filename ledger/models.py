@@ -19,7 +19,13 @@ Invariants (services check them first, for clear errors; the database is the las
    and statements page on the entry number (per bucket, for system accounts).
 6. Accounts that may not go negative (customers) never do (CHECK on the bucket), and no
    bucket passes +-9 * 10^18, so 64-bit columns cannot overflow (CHECK).
-7. A transaction's `reference` is unique per owner: no code path posts one business event twice.
+7. A transaction's `reference` is unique per (owner, namespace): no code path posts one business
+   event twice. References a client chooses (idempotency keys, wallet `reference_id`s) live in the
+   `client` namespace, those our code derives (`payment:<id>`, `refund:<id>`) in `system`, so no
+   client value can take a system reference and block its posting.
+8. An account opened by another app for its own purposes (a wallet's account) says so in
+   `managed_by`; the generic deposit, withdrawal and transfer services refuse to move it, so its
+   money moves only through that app.
 """
 
 import uuid
@@ -47,6 +53,20 @@ class AccountKind(models.TextChoices):
 
 
 DEBIT_NORMAL_KINDS = frozenset({AccountKind.ASSET, AccountKind.EXPENSE})
+
+
+class AccountManagedBy(models.TextChoices):
+    """Which app alone moves an account's money: none (plain accounts) or the wallets app."""
+
+    NONE = "", "None"
+    WALLET = "wallet", "Wallet"
+
+
+class ReferenceNamespace(models.TextChoices):
+    """Whose reference a transaction carries: a value the client chose, or one our code derived."""
+
+    CLIENT = "client", "Client"
+    SYSTEM = "system", "System"
 
 
 class Direction(models.TextChoices):
@@ -78,6 +98,9 @@ class Account(models.Model):
     kind = models.CharField(max_length=16, choices=AccountKind.choices, default=AccountKind.LIABILITY)
     is_system = models.BooleanField(default=False)
     allow_negative = models.BooleanField(default=False)
+    # Blank for plain accounts; set once, when the managing app opens the account.
+    managed_by = models.CharField(max_length=16, choices=AccountManagedBy.choices, blank=True,
+                                  default=AccountManagedBy.NONE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = AccountQuerySet.as_manager()
@@ -151,6 +174,8 @@ class BalanceBucket(models.Model):
 class Transaction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.CharField(max_length=64, blank=True, default=SYSTEM_OWNER)
+    # No default: every posting says whose reference it is (`transactions_post(namespace=...)`).
+    namespace = models.CharField(max_length=6, choices=ReferenceNamespace.choices)
     reference = models.CharField(max_length=255)
     kind = models.CharField(max_length=32)
     description = models.CharField(max_length=500, blank=True, default="")
@@ -159,8 +184,13 @@ class Transaction(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["owner", "reference"], name="ledger_transaction_reference_unique"),
+            models.UniqueConstraint(
+                fields=["owner", "namespace", "reference"], name="ledger_transaction_reference_unique"
+            ),
             models.CheckConstraint(condition=~Q(reference=""), name="ledger_transaction_reference_required"),
+            models.CheckConstraint(
+                condition=Q(namespace__in=ReferenceNamespace.values), name="ledger_transaction_namespace_valid"
+            ),
         ]
 
     def __str__(self) -> str:

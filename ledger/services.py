@@ -1,7 +1,12 @@
 """Every write to the ledger. Each service is atomic and keyword-only.
 
 `transaction_post` is the one door money goes through; deposits, withdrawals and transfers are
-built on it, and so are the wallets and payments apps.
+built on it, and so are the wallets and payments apps. Every posting names its reference's
+namespace: `client` for a value the client chose (an idempotency key, a wallet `reference_id`),
+`system` for one our code derived (`payment:<id>`), so a client can never take a system reference.
+
+Deposits, withdrawals and transfers are the generic account operations: they refuse an account
+another app manages (a wallet's account), whose money moves only through that app.
 """
 
 import functools
@@ -26,6 +31,7 @@ from .exceptions import (
     InsufficientFunds,
     InvalidAmount,
     InvalidTransaction,
+    ManagedAccount,
     ReferenceConflict,
     SelfTransfer,
     UnbalancedTransaction,
@@ -36,9 +42,11 @@ from .models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
+    AccountManagedBy,
     BalanceBucket,
     Direction,
     Posting,
+    ReferenceNamespace,
     Transaction,
     balance_effect,
 )
@@ -128,11 +136,19 @@ def system_accounts_create(*, currencies: Iterable[str]) -> None:
 
 
 @joins_transaction
-def account_create(*, owner: str, name: str, currency: str = "USD") -> Account:
-    """Open a customer account: a liability of the platform that never goes negative."""
+def account_create(
+    *, owner: str, name: str, currency: str = "USD", managed_by: str = AccountManagedBy.NONE
+) -> Account:
+    """Open a customer account: a liability of the platform that never goes negative.
+
+    `managed_by` names the app that alone will move it (the wallets app opens its accounts so).
+    """
     currency_exponent(currency)
+    if managed_by not in AccountManagedBy.values:
+        raise ValueError(f"unknown account manager {managed_by!r}")
     account = Account.objects.create(
-        owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False
+        owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False,
+        managed_by=managed_by,
     )
     BalanceBucket.objects.create(account=account, bucket=0, allow_negative=False)
     return account
@@ -204,6 +220,7 @@ class Entry:
 
 def transaction_post(
     *,
+    namespace: str,
     reference: str,
     kind: str,
     legs: Sequence[Leg],
@@ -211,32 +228,36 @@ def transaction_post(
     description: str = "",
     metadata: dict | None = None,
 ) -> Transaction:
-    """Post a balanced transaction, once per (owner, reference).
+    """Post a balanced transaction, once per (owner, namespace, reference).
 
-    Posting the same reference again with the same legs returns the original transaction;
-    with other legs it raises ReferenceConflict.
+    `namespace` says whose reference it is: `ReferenceNamespace.CLIENT` for a value the client
+    chose, `SYSTEM` for one our code derived. Posting the same reference again with the same legs
+    returns the original transaction; with other legs it raises ReferenceConflict.
     """
     entry = Entry(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
-    return transactions_post(owner=owner, entries=[entry])[0]
+    return transactions_post(namespace=namespace, owner=owner, entries=[entry])[0]
 
 
 @joins_transaction
-def transactions_post(*, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
+def transactions_post(*, namespace: str, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
     """Post several balanced transactions all-or-nothing, under one set of locks.
 
     Every check runs before the first write, so a refusal leaves nothing behind. A batch whose
-    references were all posted before with the same legs returns the originals; any other reuse
-    of a reference raises ReferenceConflict.
+    references were all posted before (in this owner's `namespace`) with the same legs returns the
+    originals; any other reuse of a reference raises ReferenceConflict.
     """
-    return _post(owner=owner, entries=entries)
+    if namespace not in ReferenceNamespace.values:
+        raise ValueError(f"unknown reference namespace {namespace!r}")
+    return _post(owner=owner, namespace=namespace, entries=entries)
 
 
-def _existing(owner: str, entries: Sequence[Entry]) -> list[Transaction] | None:
+def _existing(owner: str, namespace: str, entries: Sequence[Entry]) -> list[Transaction] | None:
     """The transactions already posted under these references, or None if none was."""
     references = [entry.reference for entry in entries]
     if len(set(references)) != len(references):
         raise InvalidTransaction("Each transaction of a batch needs its own reference.")
-    found = {t.reference: t for t in Transaction.objects.filter(owner=owner, reference__in=references)}
+    posted = Transaction.objects.filter(owner=owner, namespace=namespace, reference__in=references)
+    found = {t.reference: t for t in posted}
     if not found:
         return None
     for entry in entries:
@@ -245,7 +266,7 @@ def _existing(owner: str, entries: Sequence[Entry]) -> list[Transaction] | None:
     return [found[reference] for reference in references]
 
 
-def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
+def _post(*, owner: str, namespace: str, entries: Sequence[Entry]) -> list[Transaction]:
     for entry in entries:
         if not entry.reference:
             raise InvalidTransaction("A transaction needs a reference.")
@@ -255,7 +276,7 @@ def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
         _check_balanced(entry.legs, balances)
 
     # Checked under the balance locks: a concurrent twin on the same accounts has committed.
-    existing = _existing(owner, entries)
+    existing = _existing(owner, namespace, entries)
     if existing is not None:
         return existing
 
@@ -264,8 +285,8 @@ def _post(*, owner: str, entries: Sequence[Entry]) -> list[Transaction]:
     now = timezone.now()
     transactions, postings = [], []
     for entry in entries:
-        txn = Transaction(owner=owner, reference=entry.reference, kind=entry.kind, description=entry.description,
-                          metadata=entry.metadata or {}, created_at=now)
+        txn = Transaction(owner=owner, namespace=namespace, reference=entry.reference, kind=entry.kind,
+                          description=entry.description, metadata=entry.metadata or {}, created_at=now)
         txn_postings = [_apply(txn, leg, balances, opening, requested) for leg in entry.legs]
         # Callers read txn.postings.all() to render the result: serve it from what is written here.
         txn._prefetched_objects_cache = {"postings": _PostedLegs.of(txn, txn_postings)}
@@ -337,11 +358,29 @@ def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, BalanceBucket], open
     )
 
 
+def _refuse_managed(*accounts: Account) -> None:
+    """Refuse an account another app manages: only that app moves its money.
+
+    The one place the rule lives: the deposit, withdrawal and transfer services (every generic
+    account route, and the dashboard should it ever move money) call it; the managing app posts
+    through `transaction_post`. "wallet" is the only manager, so the refusal names its routes.
+    """
+    for account in accounts:
+        if account.managed_by:
+            raise ManagedAccount(
+                f"Account {account.id} is a wallet's account: move its money through the wallet routes "
+                "(/api/v1/wallets/), not the account routes.",
+                account_id=str(account.id),
+            )
+
+
 def deposit(
     *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
 ) -> Transaction:
-    """Credit a customer account with money received in cash: DR cash / CR account."""
+    """Credit a customer account with money received in cash: DR cash / CR account. `reference` is the client's."""
+    _refuse_managed(account)
     return transaction_post(
+        namespace=ReferenceNamespace.CLIENT,
         owner=owner,
         reference=reference,
         kind="deposit",
@@ -356,8 +395,10 @@ def deposit(
 def withdraw(
     *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
 ) -> Transaction:
-    """Pay money out of a customer account: DR account / CR cash."""
+    """Pay money out of a customer account: DR account / CR cash. `reference` is the client's."""
+    _refuse_managed(account)
     return transaction_post(
+        namespace=ReferenceNamespace.CLIENT,
         owner=owner,
         reference=reference,
         kind="withdrawal",
@@ -370,6 +411,7 @@ def withdraw(
 
 
 def _transfer_legs(source: Account, destination: Account, amount: int) -> list[Leg]:
+    _refuse_managed(source, destination)
     if source.id == destination.id:
         raise SelfTransfer("Source and destination must be different accounts.")
     if source.currency != destination.currency:
@@ -389,9 +431,9 @@ def transfer_create(
     owner: str = SYSTEM_OWNER,
     description: str = "",
 ) -> Transaction:
-    """Move money between two accounts of one currency: DR source / CR destination."""
+    """Move money between two accounts of one currency: DR source / CR destination. `reference` is the client's."""
     return transaction_post(
-        owner=owner, reference=reference, kind="transfer", description=description,
+        namespace=ReferenceNamespace.CLIENT, owner=owner, reference=reference, kind="transfer", description=description,
         legs=_transfer_legs(source, destination, amount),
     )
 
@@ -409,11 +451,11 @@ def transfers_create(
 ) -> list[Transaction]:
     """Post a batch of transfers all-or-nothing, locks taken once in pk order.
 
-    Transfer i of the batch has reference `{reference}:{i}`: unique per owner like any other.
+    Transfer i of the batch has reference `{reference}:{i}`, in the client's namespace like any other.
     """
     entries = [
         Entry(reference=f"{reference}:{number}", kind="transfer", description=order.description,
               legs=_transfer_legs(order.source, order.destination, order.amount))
         for number, order in enumerate(transfers)
     ]
-    return transactions_post(owner=owner, entries=entries)
+    return transactions_post(namespace=ReferenceNamespace.CLIENT, owner=owner, entries=entries)

@@ -20,6 +20,7 @@ provider's later word, a webhook, an operator or the pending expiry, goes throug
 `payment_outcome_apply`, which books a confirmed payment once and refuses what would undo a payment.
 """
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from ledger.currencies import validate_currency
 from ledger.exceptions import InvalidAmount
-from ledger.models import MAX_AMOUNT, Direction
+from ledger.models import MAX_AMOUNT, Direction, ReferenceNamespace
 from ledger.services import Leg, joins_transaction, system_account_id, transaction_post
 from mintguard_site import observability
 
@@ -218,6 +219,8 @@ def payment_mark_succeeded(*, order: Order, payment: Payment, provider_reference
     """Book a charged payment in the ledger and mark the order PAID. The caller holds the order's lock."""
     order_transition(order, OrderStatus.PAID)
     txn = transaction_post(
+        # Derived by our code, so in the system namespace: no client key can take it first.
+        namespace=ReferenceNamespace.SYSTEM,
         reference=f"payment:{payment.id}",
         kind="payment",
         owner=order.owner,
@@ -351,7 +354,7 @@ def payment_outcome_apply(
 
     PAID pays a PENDING_PAYMENT order, or an order FAILED only because the provider never answered
     (`policies.CONFIRMABLE_FAILURES`: the charge may have gone through after all), booking the
-    ledger once (reference `payment:<payment id>`). FAILED fails a PENDING_PAYMENT order. Anything
+    ledger once (system reference `payment:<payment id>`). FAILED fails a PENDING_PAYMENT order. Anything
     else changes nothing: PAID for a paid order, FAILED after PAID, PAID while another attempt is in
     flight, an order that awaits no confirmation. Return what it did, a `ConfirmationResult` value,
     and record it with `source` ("webhook", "operator", "expiry"), `actor` and `note`.
@@ -423,6 +426,8 @@ class ExpiryReport:
     failed: list[UUID] = field(default_factory=list)
     ignored: list[UUID] = field(default_factory=list)  # settled meanwhile (a webhook won the race)
     provider_unreachable: int = 0
+    # (order id, what went wrong) for each payment that raised: left PENDING for the next run.
+    errors: list[tuple[UUID, str]] = field(default_factory=list)
 
 
 def pending_payments_expire(*, older_than: timedelta, now: datetime | None = None) -> ExpiryReport:
@@ -431,30 +436,49 @@ def pending_payments_expire(*, older_than: timedelta, now: datetime | None = Non
     Ask the provider first (no transaction open): a charge it reports as succeeded is applied
     PAID; any other answer, unavailable included, fails the order with `pending_expired` (a later
     PAID confirmation may still pay it). Running it again changes nothing more.
+
+    Each payment is settled on its own: one that raises is rolled back alone, logged and counted
+    in `errors`, and the run goes on to the next, so one bad row never leaves the rest unsettled.
     """
     cutoff = (now or timezone.now()) - older_than
     provider = get_provider()
     report = ExpiryReport()
     for payment in selectors.pending_payments_before(cutoff=cutoff):
         report.checked += 1
-        answer = provider.lookup(idempotency_key=payment.provider_key)
-        if answer is not None and answer.status == ChargeStatus.UNAVAILABLE:
-            report.provider_unreachable += 1
-        charged = answer is not None and answer.status == ChargeStatus.SUCCEEDED
-        result = payment_outcome_apply(
-            order=payment.order,
-            outcome=ConfirmationOutcome.PAID if charged else ConfirmationOutcome.FAILED,
-            source=ConfirmationSource.EXPIRY,
-            note=f"Pending since {payment.created_at.isoformat()}; provider answered "
-                 f"{answer.status if answer else 'never saw it'}.",
-            failure_reason=PENDING_EXPIRED,
-            provider_reference=answer.reference if charged else "",
-        )
-        if result != ConfirmationResult.APPLIED:
-            report.ignored.append(payment.order_id)
-        else:
-            (report.paid if charged else report.failed).append(payment.order_id)
+        # Alone, `payment_outcome_apply` commits each payment; inside a caller's transaction a
+        # savepoint keeps a failed payment from poisoning it (PostgreSQL) or the others.
+        guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
+        try:
+            with guard:
+                _pending_payment_expire(payment=payment, provider=provider, report=report)
+        except Exception as exc:
+            logger.exception("pending payment expiry failed", extra={
+                "order_id": str(payment.order_id), "payment_id": str(payment.id),
+            })
+            report.errors.append((payment.order_id, f"{type(exc).__name__}: {exc}"))
     return report
+
+
+def _pending_payment_expire(*, payment: Payment, provider, report: ExpiryReport) -> None:
+    answer = provider.lookup(idempotency_key=payment.provider_key)
+    unreachable = answer is not None and answer.status == ChargeStatus.UNAVAILABLE
+    charged = answer is not None and answer.status == ChargeStatus.SUCCEEDED
+    result = payment_outcome_apply(
+        order=payment.order,
+        outcome=ConfirmationOutcome.PAID if charged else ConfirmationOutcome.FAILED,
+        source=ConfirmationSource.EXPIRY,
+        note=f"Pending since {payment.created_at.isoformat()}; provider answered "
+             f"{answer.status if answer else 'never saw it'}.",
+        failure_reason=PENDING_EXPIRED,
+        provider_reference=answer.reference if charged else "",
+    )
+    # Counted once applied, so a payment that raised is reported under `errors` only.
+    if unreachable:
+        report.provider_unreachable += 1
+    if result != ConfirmationResult.APPLIED:
+        report.ignored.append(payment.order_id)
+    else:
+        (report.paid if charged else report.failed).append(payment.order_id)
 
 
 # --- provider webhooks -------------------------------------------------------------------
@@ -480,14 +504,25 @@ def _delivery_fields(*, headers, body: bytes) -> dict:
 def provider_webhook_authenticate(*, headers, body: bytes) -> None:
     """Check a delivery's Standard Webhooks signature over the raw body, before anything reads it.
 
-    A delivery that fails is stored (result `rejected_signature`, for operators) and raises
-    WebhookSignatureInvalid.
+    Raise WebhookSignatureInvalid; store nothing: the caller decides, by the sender's failure
+    budget, whether the refusal is recorded (`provider_webhook_refuse`).
     """
     try:
         webhooks.verify(headers=headers, body=body, secrets=webhooks.configured_secrets())
     except webhooks.WebhookVerificationError as exc:
-        provider_webhook_reject(headers=headers, body=body, result=WebhookResult.REJECTED_SIGNATURE, detail=str(exc))
         raise WebhookSignatureInvalid(str(exc)) from None
+
+
+def provider_webhook_refuse(*, headers, body: bytes, detail: str) -> WebhookEvent:
+    """Store a delivery whose signature failed, for operators: its headers, its body's prefix, the whole body's hash.
+
+    Anyone can send one, so the row's size must not grow with what was sent.
+    """
+    stored_headers = webhooks.headers_of_interest(headers)
+    return WebhookEvent.objects.create(
+        result=WebhookResult.REJECTED_SIGNATURE, detail=detail[:500], headers=stored_headers,
+        webhook_id=stored_headers.get(webhooks.ID_HEADER, "")[:255], **webhooks.refused_body_fields(body),
+    )
 
 
 def provider_webhook_reject(*, headers, body: bytes, result: str, detail: str = "") -> WebhookEvent:
@@ -606,6 +641,8 @@ def refund_create(
         idempotency_key=idempotency_key,
     )
     refund.ledger_transaction = transaction_post(
+        # Derived by our code, so in the system namespace: no client key can take it first.
+        namespace=ReferenceNamespace.SYSTEM,
         reference=f"refund:{refund.id}",
         kind="refund",
         owner=order.owner,

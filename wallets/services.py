@@ -4,15 +4,16 @@
 - bonus:  DR bonus_expense / CR wallet (marketing pays),
 - spend:  DR wallet / CR revenue.
 
-The transaction's `reference` is the client's `reference_id`, unique per API client in the
-database, so no code path posts one wallet operation twice. Locks are the ledger's alone (balance
-buckets, in order); this app takes none.
+The transaction's `reference` is the client's `reference_id`, in the client's namespace and unique
+per API client in the database, so no code path posts one wallet operation twice. A wallet's
+account is opened as managed by the wallets app: the generic account routes refuse to move it.
+Locks are the ledger's alone (balance buckets, in order); this app takes none.
 """
 
 from django.db import IntegrityError, transaction
 
 from ledger.exceptions import InsufficientFunds, InvalidAmount
-from ledger.models import MAX_AMOUNT, Direction
+from ledger.models import MAX_AMOUNT, AccountManagedBy, Direction, ReferenceNamespace
 from ledger.services import Leg, account_create, joins_transaction, system_account_id, transaction_post
 
 from . import selectors
@@ -39,7 +40,8 @@ def wallet_get_or_create(*, owner: str, user_id: str, currency: str) -> Wallet:
         return wallet
     try:
         with transaction.atomic():
-            account = account_create(owner=owner, name=wallet_account_name(user_id), currency=currency)
+            account = account_create(owner=owner, name=wallet_account_name(user_id), currency=currency,
+                                     managed_by=AccountManagedBy.WALLET)
             return Wallet.objects.create(owner=owner, user_id=user_id, currency=currency, account=account)
     except IntegrityError:
         wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
@@ -54,6 +56,7 @@ def _credit(
     source_id = system_account_id(source, currency)
     wallet = wallet_get_or_create(owner=owner, user_id=user_id, currency=currency)
     txn = transaction_post(
+        namespace=ReferenceNamespace.CLIENT,
         owner=owner,
         reference=reference,
         kind=kind,
@@ -106,6 +109,7 @@ def wallet_spend(
             requested=amount,
         )
     txn = transaction_post(
+        namespace=ReferenceNamespace.CLIENT,
         owner=owner,
         reference=reference,
         kind="spend",

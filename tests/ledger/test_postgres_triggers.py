@@ -18,8 +18,8 @@ def insert_raw_transaction(legs: list[tuple[uuid.UUID, str, int, int]]) -> uuid.
     txn_id = uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO ledger_transaction (id, owner, reference, kind, description, metadata, created_at) "
-            "VALUES (%s, '', %s, 'raw', '', '{}', now())",
+            "INSERT INTO ledger_transaction (id, owner, namespace, reference, kind, description, metadata, created_at) "
+            "VALUES (%s, '', 'system', %s, 'raw', '', '{}', now())",
             [txn_id, f"raw-{txn_id}"],
         )
         for account_id, direction, amount, entry_number in legs:

@@ -13,7 +13,7 @@ from ledger.exceptions import (
     UnbalancedTransaction,
     UnknownCurrency,
 )
-from ledger.models import BALANCE_LIMIT, Account, BalanceBucket, Direction, Posting, Transaction
+from ledger.models import BALANCE_LIMIT, Account, BalanceBucket, Direction, Posting, ReferenceNamespace, Transaction
 from ledger.services import (
     Leg,
     account_create,
@@ -30,6 +30,7 @@ from .invariants import assert_ledger_consistent
 pytestmark = pytest.mark.django_db
 
 D, C = Direction.DEBIT, Direction.CREDIT
+CLIENT = ReferenceNamespace.CLIENT
 
 
 def balance(account: Account) -> int:
@@ -79,7 +80,8 @@ def test_unbalanced_transaction_is_rejected_and_leaves_no_rows():
     cash = system_account_id("cash", "USD")
 
     with pytest.raises(UnbalancedTransaction):
-        transaction_post(reference="bad", kind="test", legs=[Leg(cash, D, 100), Leg(alice.id, C, 90)])
+        transaction_post(namespace=CLIENT, reference="bad", kind="test",
+                         legs=[Leg(cash, D, 100), Leg(alice.id, C, 90)])
 
     assert Transaction.objects.count() == 0 and Posting.objects.count() == 0
 
@@ -87,7 +89,7 @@ def test_unbalanced_transaction_is_rejected_and_leaves_no_rows():
 def test_single_posting_is_rejected():
     alice = AccountFactory()
     with pytest.raises(InvalidTransaction, match="at least two"):
-        transaction_post(reference="one", kind="test", legs=[Leg(alice.id, C, 100)])
+        transaction_post(namespace=CLIENT, reference="one", kind="test", legs=[Leg(alice.id, C, 100)])
     assert Transaction.objects.count() == 0
 
 
@@ -106,7 +108,8 @@ def test_transfer_between_currencies_is_currency_mismatch():
     with pytest.raises(CurrencyMismatch):
         transfer_create(source=dollars, destination=yen, amount=100, reference="fx", owner="client-a")
     with pytest.raises(CurrencyMismatch):
-        transaction_post(reference="fx2", kind="test", legs=[Leg(dollars.id, D, 100), Leg(yen.id, C, 100)])
+        transaction_post(namespace=CLIENT, reference="fx2", kind="test",
+                         legs=[Leg(dollars.id, D, 100), Leg(yen.id, C, 100)])
 
     assert Posting.objects.count() == postings_before
 

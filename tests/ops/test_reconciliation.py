@@ -137,8 +137,8 @@ def test_posting_amount_changed_behind_the_ledger_unbalances_its_transaction_and
 def test_transaction_without_postings_is_reported(seeded):
     orphan = uuid.uuid4()
     raw_sql(
-        "INSERT INTO ledger_transaction (id, owner, reference, kind, description, metadata, created_at) "
-        "VALUES (%s, '', 'orphan-1', 'deposit', '', '{}', %s)",
+        "INSERT INTO ledger_transaction (id, owner, namespace, reference, kind, description, metadata, created_at) "
+        "VALUES (%s, '', 'client', 'orphan-1', 'deposit', '', '{}', %s)",
         (db_uuid(orphan), timezone.now()),
     )
 

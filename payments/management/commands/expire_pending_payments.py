@@ -23,7 +23,9 @@ class Command(BaseCommand):
     help = (
         "For each PENDING_PAYMENT order whose payment has waited longer than --older-than, ask the provider "
         "what became of the charge: succeeded -> PAID (booked once), anything else -> FAILED with "
-        "failure_reason pending_expired. Idempotent: a second run finds nothing left to do."
+        "failure_reason pending_expired. Idempotent: a second run finds nothing left to do. Each payment is "
+        "settled on its own: one that fails is reported and left PENDING, the others are settled, and the "
+        "command exits 1."
     )
 
     def add_arguments(self, parser):
@@ -46,3 +48,9 @@ class Command(BaseCommand):
         for label, order_ids in (("paid", report.paid), ("failed", report.failed)):
             for order_id in order_ids:
                 self.stdout.write(f"  {label:<6} {order_id}")
+        if report.errors:
+            for order_id, error in report.errors:
+                self.stderr.write(f"  error  {order_id}: {error}")
+            # CommandError: manage.py prints it to stderr and exits with its returncode.
+            raise CommandError(f"{len(report.errors)} of {report.checked} pending payment(s) could not be settled; "
+                               "they stay PENDING for the next run.", returncode=1)
