@@ -92,7 +92,9 @@ def _reconciliation_context(request, *, selected_id=None) -> dict:
     runs = dashboard.reconciliation_runs()
     selected = None
     if selected_id:
-        selected = ReconciliationRun.objects.filter(pk=selected_id).first() if str(selected_id).isdigit() else None
+        run_id = str(selected_id)
+        if run_id.isascii() and run_id.isdigit():  # "²".isdigit() is True, and int("²") raises
+            selected = ReconciliationRun.objects.filter(pk=run_id).first()
     elif runs:
         selected = ReconciliationRun.objects.get(pk=runs[0].pk)
     return {

@@ -78,7 +78,7 @@ def owner_names(owners) -> dict[str, str]:
     if client_ids:
         names.update({str(pk): f"{name} (API client)" for pk, name in ApiClient.objects.filter(pk__in=client_ids)
                      .values_list("pk", "name")})
-    user_ids = [int(pk) for pk in user_ids if pk.isdigit()]
+    user_ids = [int(pk) for pk in user_ids if pk.isascii() and pk.isdigit()]  # "²".isdigit() is True
     if user_ids:
         names.update({f"{OPERATOR_OWNER_PREFIX}{pk}": f"{username} (operator)" for pk, username in
                       get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username")})

@@ -2,6 +2,7 @@
 
 from django.views.decorators.http import require_GET
 
+from mintguard_site.api.serializers import normalise_identifier
 from operators import selectors as dashboard
 from operators.dashboard import operator_required, render_page
 
@@ -13,10 +14,14 @@ from .selectors import wallet_balances
 @operator_required("wallets.view_wallet")
 def wallet_lookup(request):
     user_id = request.GET.get("user_id", "").strip()[:64]
+    # The API stores user ids in NFC and refuses invisible characters: look up the same way.
+    normalised = normalise_identifier(user_id)
     context = {"user_id": user_id, "balances": None, "movements": [], "recent": []}
     if user_id:
         try:
-            balances = wallet_balances(user_id=user_id, owner=None)
+            if normalised is None:
+                raise WalletNotFound("No wallet has a user id with invisible characters.")
+            balances = wallet_balances(user_id=normalised, owner=None)
         except WalletNotFound:
             context["not_found"] = True
         else:

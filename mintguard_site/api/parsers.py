@@ -1,9 +1,13 @@
-"""Request parsing: JSON only, bounded in size."""
+"""Request parsing: JSON only, bounded in size and in nesting."""
 
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
 MAX_BODY_BYTES = 64 * 1024
+# No request of ours nests deeper than 3 (a batch of transfers); 64 leaves room and stays far
+# below Python's recursion limit, which deeper bodies would reach in the decoder or in any
+# recursive walk over them (validation, error flattening, fingerprinting).
+MAX_JSON_DEPTH = 64
 
 
 class PayloadTooLarge(APIException):
@@ -12,8 +16,23 @@ class PayloadTooLarge(APIException):
     default_detail = f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
 
 
+def nests_deeper_than(data, limit: int) -> bool:
+    """True when the JSON value's arrays and objects nest more than `limit` levels (walked level by level)."""
+    level = [data] if isinstance(data, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [value for container in level
+                 for value in (container.values() if isinstance(container, dict) else container)
+                 if isinstance(value, dict | list)]
+    return False
+
+
 class BoundedJSONParser(JSONParser):
-    """DRF's strict JSON parser (no NaN or Infinity) that refuses oversized bodies before reading them."""
+    """DRF's strict JSON parser (no NaN or Infinity) that refuses oversized bodies before reading them
+    and bodies nested deeper than MAX_JSON_DEPTH (400 malformed_request, never a RecursionError)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         context = parser_context or {}
@@ -21,6 +40,13 @@ class BoundedJSONParser(JSONParser):
         # A view may allow more (the transfer batch carries up to 1,000 transfers).
         limit = getattr(context.get("view"), "max_body_bytes", MAX_BODY_BYTES)
         length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if length and length.isdigit() and int(length) > limit:
+        if length and length.isascii() and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"Request bodies on this route are limited to {limit} bytes.")
-        return super().parse(stream, media_type, parser_context)
+        too_deep = ParseError(f"JSON parse error: arrays and objects nest at most {MAX_JSON_DEPTH} levels deep.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:  # the decoder gave up long before our limit's check could run
+            raise too_deep from None
+        if nests_deeper_than(data, MAX_JSON_DEPTH):
+            raise too_deep
+        return data

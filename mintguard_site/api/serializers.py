@@ -1,5 +1,6 @@
-"""Serializer building blocks every API app shares: strict money fields, no unknown fields."""
+"""Serializer building blocks every API app shares: strict money fields, identifiers, no unknown fields."""
 
+import unicodedata
 from collections.abc import Callable
 
 from rest_framework import serializers
@@ -53,6 +54,43 @@ class NameField(serializers.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", NAME_MAX)
         super().__init__(**kwargs)
+
+
+def normalise_identifier(value: str) -> str | None:
+    """Return the identifier in Unicode NFC, or None when it holds a character no identifier may hold.
+
+    Two spellings of one id must be one id, and two ids that look alike must not both exist: so a
+    decomposed "cafe\u0301" is stored as the composed "caf\u00e9", and anything Python does not
+    call printable is refused: control characters, zero-width and other format characters (U+200B,
+    U+200D, U+FEFF, bidi overrides), separators other than the ASCII space (U+00A0, U+2028),
+    surrogates, private-use and unassigned code points. The API's bodies, paths and query filters
+    and the dashboard all go through this one rule.
+    """
+    normalised = unicodedata.normalize("NFC", value)
+    return normalised if normalised.isprintable() else None
+
+
+class IdentifierField(serializers.CharField):
+    """A client's id of a person or thing (user_id, seller_id, buyer_id...): a JSON string of 1-64
+    printable characters, NFC-normalised (see `normalise_identifier`). Names are display text
+    (NameField); ids are this."""
+
+    default_error_messages = {
+        "not_string": "Must be a string.",
+        "unprintable": "Must not contain control, zero-width or other invisible characters.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", NAME_MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):  # DRF would turn 42 into "42": one id, two spellings
+            self.fail("not_string")
+        identifier = normalise_identifier(super().to_internal_value(data))
+        if identifier is None:
+            self.fail("unprintable")
+        return identifier  # max_length is checked after this, on the normalised form
 
 
 class TextField(serializers.CharField):

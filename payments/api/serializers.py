@@ -3,18 +3,18 @@
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from mintguard_site.api.serializers import AmountField, CurrencyField, NameField, StrictSerializer, TextField
+from mintguard_site.api.serializers import AmountField, CurrencyField, IdentifierField, StrictSerializer, TextField
 from payments.models import BuyerTrust, OrderStatus, PaymentStatus, RefundStatus
 
 # --- requests ----------------------------------------------------------------------------
 
 
 class OrderCreateSerializer(StrictSerializer):
-    user_id = NameField(help_text="The buyer, as you identify them (up to 64 characters).")
+    user_id = IdentifierField(help_text="The buyer, as you identify them (up to 64 printable characters).")
     amount = AmountField()
     currency = CurrencyField(required=False, default="USD")
-    seller_id = NameField(required=False, allow_null=True, default=None,
-                          help_text="The seller paid through seller_payable; omit for your own sales.")
+    seller_id = IdentifierField(required=False, allow_null=True, default=None,
+                                help_text="The seller paid through seller_payable; omit for your own sales.")
     description = TextField()
 
 
@@ -26,9 +26,10 @@ class PayRequestSerializer(StrictSerializer):
 
 
 class CheckoutRequestSerializer(StrictSerializer):
-    buyer_id = NameField(help_text="The buyer, as you identify them (up to 64 characters); the order's user_id.")
-    seller_id = NameField(required=False, allow_null=True, default=None,
-                          help_text="The seller paid through seller_payable; omit or null for your own sales.")
+    buyer_id = IdentifierField(
+        help_text="The buyer, as you identify them (up to 64 printable characters); the order's user_id.")
+    seller_id = IdentifierField(required=False, allow_null=True, default=None,
+                                help_text="The seller paid through seller_payable; omit or null for your own sales.")
     amount = AmountField()
     currency = CurrencyField(required=False, default="USD")
     buyer_trust = serializers.ChoiceField(
@@ -36,15 +37,6 @@ class CheckoutRequestSerializer(StrictSerializer):
         help_text="How far the buyer is trusted (default standard). While the provider is down, only a trusted "
                   "buyer under MINTGUARD_OUTAGE_PENDING_CAP gets PENDING_PAYMENT; everyone else FAILED.",
     )
-
-
-class IdentifierField(NameField):
-    """An id that must arrive as a JSON string: 7 and "7" are not silently the same event."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class ProviderWebhookSerializer(serializers.Serializer):

@@ -50,6 +50,13 @@ CASES = [
     ("non-ascii idempotency key", "post", "/api/v1/accounts/__account__/deposit", {"amount": 5}, None, 400, "idempotency_key_invalid"),
     ("limit with unicode digits", "get", "/api/v1/accounts?limit=%D9%A3", None, None, 400, "invalid_parameter"),
     ("cursor with unicode", "get", "/api/v1/accounts?cursor=%E2%98%83", None, None, 400, "invalid_cursor"),
+    ("limit with a superscript digit", "get", "/api/v1/accounts?limit=%C2%B2", None, None, 400, "invalid_parameter"),
+    ("json nested 1,000 deep", "post", "/api/v1/accounts/__account__/deposit", "[" * 1000 + "]" * 1000, "application/json", 400, "malformed_request"),
+    ("json nested 65 deep", "post", "/api/v1/transfers/batch", '{"transfers": ' + "[" * 64 + "]" * 64 + "}", "application/json", 400, "malformed_request"),
+    ("NUL in an account id", "post", "/api/v1/accounts/__account__%00/deposit", {"amount": 5}, None, 400, "invalid_parameter"),
+    ("control character in a query parameter", "get", "/api/v1/orders?user_id=ana%1B", None, None, 400, "invalid_parameter"),
+    ("zero-width space in a user_id", "post", "/api/v1/wallets/topup", {"user_id": "ana\u200b", "amount": 5, "reference_id": "r-1"}, None, 422, "validation_error"),
+    ("zero-width space in a user_id filter", "get", "/api/v1/orders?user_id=ana%E2%80%8B", None, None, 400, "invalid_parameter"),
 ]
 
 

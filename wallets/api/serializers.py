@@ -1,33 +1,21 @@
 """Shapes of the wallets API (../shared/API.md, "Wallets")."""
 
-import unicodedata
-
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from mintguard_site.api.serializers import AmountField, CurrencyField, NameField, StrictSerializer, TextField
+from mintguard_site.api.serializers import AmountField, CurrencyField, IdentifierField, StrictSerializer, TextField
 
 REFERENCE_ID_MAX = 64
 
 
-class UserIdField(NameField):
-    """The client's opaque user identifier: 1-64 characters, kept exactly as sent (no trimming)."""
-
-    default_error_messages = {"control": "Must not contain control characters.", "not_string": "Must be a string."}
+class UserIdField(IdentifierField):
+    """The client's opaque user identifier: an IdentifierField kept as sent otherwise (no trimming)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
-        kwargs.setdefault("help_text", "Your opaque identifier of the user, 1-64 characters.")
+        kwargs.setdefault("help_text", "Your opaque identifier of the user, 1-64 printable characters (Unicode NFC; "
+                                       "control and zero-width characters are refused).")
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):  # DRF would turn 42 into "42": one user, two spellings
-            self.fail("not_string")
-        user_id = super().to_internal_value(data)
-        # A control character cannot travel in the balance URL's path, so no wallet could be read back.
-        if any(unicodedata.category(char) == "Cc" for char in user_id):
-            self.fail("control")
-        return user_id
 
 
 class ReferenceIdField(serializers.CharField):

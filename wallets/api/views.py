@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.schema import money_route, problem, read_route
-from mintguard_site.api.serializers import representation, validated
+from mintguard_site.api.serializers import normalise_identifier, representation, validated
 from wallets import selectors, services
+from wallets.exceptions import WalletNotFound
 
 from . import serializers as s
 
@@ -104,12 +105,17 @@ class WalletSpend(_WalletOperation):
 class WalletBalance(APIView):
     """The user's wallets under your API client, one per currency, with balances in minor units.
     `total_balance` is the balance when the user holds exactly one currency, else null. A user
-    without any wallet (or another client's user) is 404. Send a `/` in a user_id as `%2F`."""
+    without any wallet (or another client's user) is 404, and so is a user_id no wallet can have (one
+    with a control or zero-width character). Send a `/` in a user_id as `%2F`; a user_id is compared in
+    Unicode NFC, as it was stored."""
 
     @extend_schema(examples=[s.BALANCE_EXAMPLE])
     @read_route(response=s.WalletBalanceSerializer, summary="A user's wallet balances, per currency", tags=TAGS)
     def get(self, request, user_id):
-        balances = selectors.wallet_balances(user_id=user_id, owner=visible_owner(request))
+        normalised = normalise_identifier(user_id)
+        if normalised is None:
+            raise WalletNotFound(f"User {user_id[:64]!r} has no wallet: a user_id holds only printable characters.")
+        balances = selectors.wallet_balances(user_id=normalised, owner=visible_owner(request))
         return Response(s.WalletBalanceSerializer({
             "user_id": balances.user_id, "total_balance": balances.total_balance, "totals": balances.totals,
             "accounts": balances.accounts,
