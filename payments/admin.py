@@ -75,7 +75,7 @@ class SimulatedRefundAdmin(ReadOnlyAdmin):
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "event_id", "result", "outcome", "order_ref", "is_duplicate", "webhook_id")
     list_filter = ("result", "outcome", "is_duplicate")
-    search_fields = ("event_id", "webhook_id", "order_ref")
+    search_fields = ("event_id", "webhook_id", "order_ref", "body_sha256")
     date_hierarchy = "received_at"
     ordering = ("-received_at",)
 

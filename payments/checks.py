@@ -10,7 +10,7 @@ def webhook_secrets_check(app_configs, **kwargs) -> list[Error]:
     errors = []
     for index, secret in enumerate(webhooks.configured_secrets()):
         try:
-            webhooks.secret_key(secret)
+            webhooks.webhook_secret_key(secret)
         except ValueError as exc:
             errors.append(Error(
                 f"MINTGUARD_PROVIDER_WEBHOOK_SECRET: secret #{index + 1} is unusable: {exc}.",

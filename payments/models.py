@@ -20,7 +20,9 @@ Invariants (services check them first, for clear errors; the database is the las
    checkout resumes its order instead of creating a second one.
 8. Every inbound provider webhook is a `WebhookEvent` row; among the deliveries of one `event_id`
    exactly one is not a duplicate (partial UNIQUE on event_id), so an event takes effect once however
-   many times, and however concurrently, it is delivered.
+   many times, and however concurrently, it is delivered. A delivery whose signature failed keeps
+   only the first `webhooks.REFUSED_BODY_PREFIX` bytes of its body (a CHECK bounds the stored text),
+   with the whole body's SHA-256 and length.
 9. Every provider outcome applied to an order (webhook, operator, expiry) leaves a
    `PaymentConfirmation` row saying who applied what and what it did.
 """
@@ -29,9 +31,12 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from ledger.models import Transaction
+from payments import webhooks
 
 
 class OrderStatus(models.TextChoices):
@@ -311,6 +316,10 @@ class WebhookEvent(models.Model):
     others: an unsigned body is not evidence of anything). The first delivery of an event id is the
     one with `is_duplicate=False`; a partial UNIQUE index makes it the only one, so concurrent
     deliveries of one event race on the database, not in Python.
+
+    Anyone can post a delivery whose signature fails, so such a row keeps only the first
+    `webhooks.REFUSED_BODY_PREFIX` bytes of its body, with `body_sha256` and `body_length` of the
+    whole (both empty on other rows, which keep their body whole, and on rows stored before).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -326,7 +335,14 @@ class WebhookEvent(models.Model):
     detail = models.CharField(max_length=500, blank=True, default="", help_text="Why it was refused, if it was.")
     headers = models.JSONField(default=dict, blank=True, help_text="The headers of interest, as received.")
     body = models.TextField(blank=True, default="")
+    body_sha256 = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 (hex) of the whole body, when only a prefix is kept."
+    )
+    body_length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The whole body's length in bytes, when only a prefix is kept."
+    )
     received_at = models.DateTimeField(default=timezone.now, editable=False)
+
 
     class Meta:
         constraints = [
@@ -337,6 +353,11 @@ class WebhookEvent(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(result__in=WebhookResult.values), name="payments_webhook_result_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(result=WebhookResult.REJECTED_SIGNATURE)
+                | Q(LessThanOrEqual(Length("body"), webhooks.REFUSED_BODY_PREFIX)),
+                name="payments_webhook_refused_body_bounded",
             ),
         ]
         indexes = [

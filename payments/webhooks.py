@@ -18,7 +18,6 @@ first signs. Comparisons are constant-time (`hmac.compare_digest`).
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -27,10 +26,10 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
+from mintguard_site.conf import webhook_secret_key
+
 logger = logging.getLogger(__name__)
 
-# The Standard Webhooks format's prefix, not a secret.
-SECRET_PREFIX = "whsec_"  # noqa: S105  # nosec B105
 SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 5 * 60
 MAX_WEBHOOK_ID_LENGTH = 255
@@ -38,6 +37,9 @@ ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp
 # What an operator needs to see of a delivery; values are cut to this length when stored.
 HEADERS_OF_INTEREST = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER, "content-type", "content-length", "user-agent")
 STORED_HEADER_LENGTH = 512
+# Of a body that failed its signature, the bytes kept for operators: anyone can send one, so what it
+# costs the database must not grow with what was sent (its hash and length say the rest).
+REFUSED_BODY_PREFIX = 1024
 
 
 class WebhookVerificationError(Exception):
@@ -50,28 +52,11 @@ def configured_secrets() -> list[str]:
     return [secret.strip() for secret in raw.split(",") if secret.strip()]
 
 
-def secret_key(secret: str) -> bytes:
-    """Return the HMAC key of a secret: its base64-decoded part, or its UTF-8 bytes if it is not base64.
-
-    Raise ValueError for a `whsec_` secret whose base64 does not decode.
-    """
-    encoded = secret.removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        if secret.startswith(SECRET_PREFIX):
-            raise ValueError("a whsec_ secret must be followed by base64") from None
-        return secret.encode()
-    if not key:
-        raise ValueError("a webhook secret must not be empty")
-    return key
-
-
 def _usable_keys(secrets: list[str]) -> list[bytes]:
     keys = []
     for index, secret in enumerate(secrets):
         try:
-            keys.append(secret_key(secret))
+            keys.append(webhook_secret_key(secret))
         except ValueError as exc:
             # Refused at startup by the payments.E001 check; never a 500 on a delivery.
             logger.error("webhook secret #%d is unusable: %s", index + 1, exc)
@@ -91,7 +76,7 @@ def sign(*, secret: str, webhook_id: str, body: bytes, timestamp: int | None = N
     return {
         ID_HEADER: webhook_id,
         TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: signature(key=secret_key(secret), webhook_id=webhook_id, timestamp=stamp, body=body),
+        SIGNATURE_HEADER: signature(key=webhook_secret_key(secret), webhook_id=webhook_id, timestamp=stamp, body=body),
     }
 
 
@@ -139,6 +124,15 @@ def headers_of_interest(headers: Mapping[str, str]) -> dict[str, str]:
 def storable_body(body: bytes, *, limit: int) -> str:
     """Return the body as text a database can store: decoded leniently, cut to `limit` characters."""
     return _storable(body[:limit].decode("utf-8", errors="replace"))
+
+
+def refused_body_fields(body: bytes) -> dict:
+    """Return what is kept of a body that failed its signature: a bounded prefix, the whole's SHA-256 and length."""
+    return {
+        "body": storable_body(body, limit=REFUSED_BODY_PREFIX),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_length": len(body),
+    }
 
 
 def _storable(text: str) -> str:

@@ -65,7 +65,7 @@ def preinitialize() -> None:
         WEBHOOKS.labels(duplicate)
     for code in ("idempotency_key_reused", "idempotency_key_in_use"):
         IDEMPOTENCY_CONFLICTS.labels(code)
-    for limit in ("api", "login"):
+    for limit in ("api", "login", "webhook"):
         RATE_LIMITED.labels(limit)
 
 

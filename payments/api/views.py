@@ -7,7 +7,7 @@ import json
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +19,8 @@ from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
-from mintguard_site.api.serializers import NAME_MAX, representation, validated
+from mintguard_site.api.serializers import NAME_MAX, normalise_identifier, representation, validated
+from mintguard_site.ratelimit import webhook_failure_hit
 from payments import selectors, services, webhooks
 from payments.exceptions import WebhookSignatureInvalid
 from payments.models import Order, OrderStatus, Payment, WebhookResult
@@ -77,6 +78,10 @@ NOT_PAYABLE = problem(
     "idempotency_key_reused, idempotency_key_in_use", "order_not_payable", 409,
 )
 WEBHOOK_UNAUTHORIZED = problem("Missing or bad signature, or a stale timestamp", "invalid_webhook_signature", 401)
+WEBHOOK_THROTTLED = problem(
+    "Too many failed signatures from this address (MINTGUARD_WEBHOOK_FAILURE_RATE); with Retry-After. "
+    "A valid signature is still accepted.", "rate_limited", 429,
+)
 CHECKOUT_CONFLICT = problem(
     "Conflict: idempotency_key_reused (same key, another body), idempotency_key_in_use", "idempotency_key_reused", 409,
 )
@@ -96,8 +101,10 @@ class OrderListCreate(APIView):
         if status is not None and status not in OrderStatus.values:
             raise InvalidParameter(f"status must be one of {', '.join(OrderStatus.values)}.")
         user_id = request.query_params.get("user_id")
-        if user_id is not None and len(user_id) > NAME_MAX:
-            raise InvalidParameter(f"user_id is at most {NAME_MAX} characters.")
+        if user_id is not None:  # compared as stored: NFC, printable (mintguard_site.api.serializers)
+            user_id = normalise_identifier(user_id)
+            if user_id is None or len(user_id) > NAME_MAX:
+                raise InvalidParameter(f"user_id is at most {NAME_MAX} printable characters.")
         position = decode_cursor(request, "orders", size=2)
         orders = selectors.orders_page(
             owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None,
@@ -209,20 +216,29 @@ class ProviderWebhook(APIView):
             "`event_id` is the dedupe key: a second delivery answers `duplicate: true` and changes nothing. "
             "PAID pays a PENDING_PAYMENT order, or one FAILED only because the provider was unavailable, and "
             "books the ledger once; PAID for a paid order, FAILED after PAID and unknown orders are "
-            "acknowledged and recorded for operators, never posted. FAILED fails a PENDING_PAYMENT order."
+            "acknowledged and recorded for operators, never posted. FAILED fails a PENDING_PAYMENT order. "
+            "Failed signatures are budgeted per client IP (MINTGUARD_WEBHOOK_FAILURE_RATE): beyond it they get "
+            "429 and are not stored; a valid signature is never refused by that budget."
         ),
         request=s.ProviderWebhookSerializer, auth=[], parameters=WEBHOOK_HEADERS, tags=["webhooks"],
-        responses={200: s.WebhookAckSerializer, 400: BAD_REQUEST, 401: WEBHOOK_UNAUTHORIZED, 422: INVALID},
+        responses={200: s.WebhookAckSerializer, 400: BAD_REQUEST, 401: WEBHOOK_UNAUTHORIZED, 422: INVALID,
+                   429: WEBHOOK_THROTTLED},
         examples=[s.WEBHOOK_EXAMPLE, s.WEBHOOK_ACK_EXAMPLE, s.WEBHOOK_DUPLICATE_EXAMPLE],
     )
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise PayloadTooLarge()
         body = request.body  # the raw bytes that were signed: read before anything parses them
         try:
             services.provider_webhook_authenticate(headers=request.headers, body=body)
         except WebhookSignatureInvalid as exc:
+            # Verified first, counted only when it fails: the provider's deliveries pass whatever
+            # else its address sent. Beyond the budget nothing is stored, so junk costs no rows.
+            over, retry_after = webhook_failure_hit(request)
+            if over:
+                raise Throttled(retry_after, detail="Too many failed webhook signatures from this address.") from None
+            services.provider_webhook_refuse(headers=request.headers, body=body, detail=exc.detail)
             raise WebhookUnauthorized(exc.detail) from None
         try:
             event = validated(s.ProviderWebhookSerializer, parse_json(body))

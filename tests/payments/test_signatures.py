@@ -89,7 +89,7 @@ def test_a_whsec_secret_that_is_not_base64_is_refused_by_the_system_check(settin
     settings.MINTGUARD_PROVIDER_WEBHOOK_SECRET = f"{VECTOR_SECRET},whsec_not base64!"
 
     with pytest.raises(ValueError):
-        webhooks.secret_key("whsec_not base64!")
+        webhooks.webhook_secret_key("whsec_not base64!")
     with pytest.raises(SystemCheckError, match="payments.E001"):
         call_command("check")
     # and a delivery still verifies with the usable one instead of failing with a 500
@@ -98,4 +98,4 @@ def test_a_whsec_secret_that_is_not_base64_is_refused_by_the_system_check(settin
 
 
 def test_a_secret_that_is_not_base64_at_all_is_used_as_raw_bytes():
-    assert webhooks.secret_key("dev-only-webhook-secret") == b"dev-only-webhook-secret"
+    assert webhooks.webhook_secret_key("dev-only-webhook-secret") == b"dev-only-webhook-secret"

@@ -5,6 +5,7 @@ import time
 import uuid
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from ledger.models import Direction
@@ -32,6 +33,14 @@ from .helpers import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_secret")]
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    """Failed signatures are budgeted per IP in the cache: each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def order_status(order_id) -> str:
