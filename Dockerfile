@@ -18,7 +18,8 @@ RUN pip install -r requirements.txt
 COPY . .
 # With DEBUG off (as in production, so the static manifest is built) settings refuse to load
 # without secrets: these placeholders exist for this step only, not in the image's environment.
-RUN SECRET_KEY=build-only MINTGUARD_PROVIDER_WEBHOOK_SECRET=build-only \
+RUN SECRET_KEY=build-only MINTGUARD_PROVIDER_WEBHOOK_SECRET=build-only-placeholder-24-bytes \
+        MINTGUARD_METRICS_TOKEN=build-only MINTGUARD_PAYMENT_PROVIDER=simulator \
         python manage.py collectstatic --noinput \
     && mkdir -p var && chown mintguard:mintguard var
 

@@ -40,6 +40,8 @@ def configure(database_url: str) -> None:
         "DATABASE_URL": database_url,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MINTGUARD_PROVIDER_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+        "MINTGUARD_METRICS_TOKEN": secrets.token_urlsafe(32),
+        "MINTGUARD_PAYMENT_PROVIDER": "simulator",
         "MINTGUARD_HTTPS": "false",
         "ALLOWED_HOSTS": "testserver",
         "MINTGUARD_API_RATE": "100000000/min",

@@ -42,6 +42,8 @@ def django_env(database_url: str) -> dict:
         "DATABASE_URL": database_url,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MINTGUARD_PROVIDER_WEBHOOK_SECRET": secrets.token_hex(16),
+        "MINTGUARD_METRICS_TOKEN": secrets.token_urlsafe(32),
+        "MINTGUARD_PAYMENT_PROVIDER": "simulator",
         "MINTGUARD_HTTPS": "false",
         "ALLOWED_HOSTS": "localhost",
         "DEBUG": "false",
@@ -57,13 +59,13 @@ SET maintenance_work_mem = '512MB';
 TRUNCATE ledger_posting, ledger_balancebucket, ledger_transaction, ledger_account, ledger_reconciliationrun CASCADE;
 
 -- Accounts: 0 is the USD cash account (a system asset); 1..N are customers (liabilities).
-INSERT INTO ledger_account (id, owner, name, currency, kind, is_system, allow_negative, created_at)
+INSERT INTO ledger_account (id, owner, name, currency, kind, is_system, allow_negative, managed_by, created_at)
 SELECT md5('bench-account-' || a)::uuid,
        CASE WHEN a = 0 THEN '' ELSE 'bench-client' END,
        CASE WHEN a = 0 THEN 'cash' ELSE 'customer ' || a END,
        'USD',
        CASE WHEN a = 0 THEN 'asset' ELSE 'liability' END,
-       a = 0, a = 0, now()
+       a = 0, a = 0, '', now()
   FROM generate_series(0, __ACCOUNTS__) AS a;
 
 -- Legs: transaction t (1..T). The first N open customer t with 1,000,000 from cash (DR cash,
@@ -82,8 +84,8 @@ SELECT t, leg, account, direction, amount
   ) AS txn
   CROSS JOIN LATERAL (VALUES (1, source, 'DEBIT'), (2, destination, 'CREDIT')) AS legs(leg, account, direction);
 
-INSERT INTO ledger_transaction (id, owner, reference, kind, description, metadata, created_at)
-SELECT md5('bench-txn-' || t)::uuid, 'bench-client', 'bench-' || t,
+INSERT INTO ledger_transaction (id, owner, namespace, reference, kind, description, metadata, created_at)
+SELECT md5('bench-txn-' || t)::uuid, 'bench-client', 'client', 'bench-' || t,
        CASE WHEN t <= __ACCOUNTS__ THEN 'deposit' ELSE 'transfer' END, '', '{}'::jsonb,
        now() - make_interval(secs => __TRANSACTIONS__ - t)
   FROM generate_series(1, __TRANSACTIONS__) AS t;

@@ -6,5 +6,7 @@ class MintguardSiteConfig(AppConfig):
     verbose_name = "MintGuard site"
 
     def ready(self) -> None:
-        # Connect the metrics and logs to the ledger's signals in every process, requests or not.
+        # Connect the metrics and logs to the ledger's signals in every process, requests or not,
+        # and stamp every sign-in (dashboard, admin, browsable API) for the session lifetime limits.
+        from . import security  # noqa: F401
         from .observability import receivers  # noqa: F401

@@ -4,6 +4,8 @@ Kept apart from settings.py so application code can import them (importing a set
 from app code would re-read the environment) and tests can exercise each parser alone.
 """
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -13,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$", re.IGNORECASE)
 _PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CURRENCY_CODE = re.compile(r"^[A-Z0-9]{1,12}$")
+_AMOUNT = re.compile(r"[0-9]+\Z")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -66,7 +69,7 @@ def parse_currency_caps(name: str, spec: str, *, default: int) -> CurrencyCaps:
     spec = (spec or "").strip()
     if not spec:
         return CurrencyCaps(default)
-    if spec.isdigit():
+    if _AMOUNT.match(spec):
         return CurrencyCaps(int(spec))
     caps: dict[str, int] = {}
     fallback = default
@@ -74,10 +77,10 @@ def parse_currency_caps(name: str, spec: str, *, default: int) -> CurrencyCaps:
         code, sep, amount = item.partition(":")
         code = code.strip().upper()
         amount = amount.strip()
-        if not sep and code.isdigit():
+        if not sep and _AMOUNT.match(code):
             fallback = int(code)  # a bare number among the pairs is the default for the rest
             continue
-        if not sep or not _CURRENCY_CODE.match(code) or not amount.isdigit():
+        if not sep or not _CURRENCY_CODE.match(code) or not _AMOUNT.match(amount):
             raise ImproperlyConfigured(f"{name}: bad entry {item!r}, expected CODE:amount or an amount.")
         caps[code] = int(amount)
     return CurrencyCaps(fallback, caps)
@@ -120,3 +123,45 @@ def outage_pending_cap(currency: str) -> int:
 
 
 DEFAULT_OUTAGE_PENDING_CAP = 20_000
+
+
+# The Standard Webhooks format's prefix, not a secret.
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105  # nosec B105
+MIN_WEBHOOK_KEY_BYTES = 24
+
+
+def webhook_secret_key(secret: str) -> bytes:
+    """Return the HMAC key of a webhook secret: its base64-decoded part, or its UTF-8 bytes if it is not base64.
+
+    A secret is `whsec_<base64>`; one pasted without its prefix is base64-decoded too, as the
+    Standard Webhooks libraries do. Raise ValueError for a `whsec_` secret whose base64 does not
+    decode, or an empty key. Here, not in payments, so settings can refuse a weak key at startup.
+    """
+    encoded = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        if secret.startswith(WEBHOOK_SECRET_PREFIX):
+            raise ValueError("a whsec_ secret must be followed by base64") from None
+        return secret.encode()
+    if not key:
+        raise ValueError("a webhook secret must not be empty")
+    return key
+
+
+def webhook_secret_problems(raw: str) -> list[str]:
+    """Say which of the comma-separated webhook secrets in `raw` have an HMAC key under 24 bytes.
+
+    A secret that does not decode at all is left to the payments.E001 system check.
+    """
+    problems = []
+    secrets = [secret.strip() for secret in (raw or "").split(",") if secret.strip()]
+    for index, secret in enumerate(secrets):
+        try:
+            key = webhook_secret_key(secret)
+        except ValueError:
+            continue
+        if len(key) < MIN_WEBHOOK_KEY_BYTES:
+            problems.append(f"secret #{index + 1} has a {len(key)}-byte key; at least {MIN_WEBHOOK_KEY_BYTES} "
+                            "are needed (e.g. `whsec_` + base64 of 32 random bytes).")
+    return problems

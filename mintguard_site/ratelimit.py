@@ -1,4 +1,4 @@
-"""Rate limits on Django's cache: per API key on the API, per IP and per username on login.
+"""Rate limits on Django's cache: per API key on the API (sign-in attempts are django-axes' job).
 
 Fixed windows counted with the cache's atomic `incr`: O(1) per request, shared by every worker
 when the cache is Redis (CACHE_URL), per worker process with the default local-memory cache. A
@@ -51,6 +51,20 @@ def window_hit(key: str, *, limit: int, period: int) -> tuple[bool, int]:
     return count > limit, retry_after
 
 
+def webhook_failure_hit(request) -> tuple[bool, int]:
+    """Count one failed webhook signature from the caller's IP; return (over the limit?, seconds to wait).
+
+    Call it only once a signature has failed: MINTGUARD_WEBHOOK_FAILURE_RATE budgets failures, so a
+    provider's valid deliveries are never counted, nor refused, whatever else its address sent.
+    """
+    limit, period = _rate("MINTGUARD_WEBHOOK_FAILURE_RATE", settings.MINTGUARD_WEBHOOK_FAILURE_RATE)
+    ip = hashlib.sha256(client_ip(request).encode()).hexdigest()[:32]  # a short, plain cache key
+    over, retry_after = window_hit(f"webhook:failures:{ip}", limit=limit, period=period)
+    if over:
+        observability.record_rate_limited("webhook")
+    return over, retry_after
+
+
 class ApiClientRateThrottle(BaseThrottle):
     """Allow MINTGUARD_API_RATE requests per API key (operators: per user) per window."""
 
@@ -87,31 +101,3 @@ def client_ip(request) -> str:
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
-def _digest(value: str) -> str:
-    # Cache keys stay short and plain whatever a username contains, and hold no username.
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def login_rate_limited(request, username: str) -> bool:
-    """Count a dashboard login attempt; return True when its IP or its username is over the limit.
-
-    Call it before checking the password, for every attempt: MINTGUARD_LOGIN_RATE applies to
-    the client IP and to the username (case-insensitive) alike, so neither one address trying
-    many names nor many addresses trying one name get more than the rate.
-    """
-    limit, period = _rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
-    ip_over, _ = window_hit(f"login:ip:{_digest(client_ip(request))}", limit=limit, period=period)
-    user_over, _ = window_hit(f"login:user:{_digest((username or '').strip().lower())}", limit=limit, period=period)
-    if ip_over or user_over:
-        observability.record_rate_limited("login")
-        return True
-    return False
-
-
-def login_retry_after() -> int:
-    """Seconds until the current login window ends: the Retry-After of a refused login."""
-    _, period = _rate("MINTGUARD_LOGIN_RATE", settings.MINTGUARD_LOGIN_RATE)
-    now = _now()
-    return max(1, int((int(now // period) + 1) * period - now + 0.999))

@@ -1,12 +1,14 @@
 """MintGuard settings, read from the environment.
 
 One module serves development and production: `DEBUG` decides which defaults are safe.
-Production (DEBUG off) refuses to start without `SECRET_KEY` and
-`MINTGUARD_PROVIDER_WEBHOOK_SECRET`, and turns on HTTPS protections unless `MINTGUARD_HTTPS=false`.
+Production (DEBUG off) refuses to start without `SECRET_KEY`, `MINTGUARD_PROVIDER_WEBHOOK_SECRET`,
+`MINTGUARD_METRICS_TOKEN` and `MINTGUARD_PAYMENT_PROVIDER`, and turns on HTTPS protections unless
+`MINTGUARD_HTTPS=false`.
 docs/operations.md lists every variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -20,6 +22,7 @@ from mintguard_site.conf import (
     env_list,
     parse_currency_caps,
     parse_rate,
+    webhook_secret_problems,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +36,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105  # nosec B105
+# Rotation: the new key in SECRET_KEY, the old one here (comma-separated) until the sessions,
+# signed cursors and password-reset links it signed have expired (docs/security.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 
@@ -45,6 +51,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
+    "csp",
     "mintguard_site",
     "mintguard_site.api",
     "rest_framework",
@@ -60,14 +68,23 @@ MIDDLEWARE = [
     # Outermost: a request id, a log line and metrics for every response, redirects included.
     "mintguard_site.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Past WhiteNoise: static files keep their long cache; every other answer defaults to no-store.
+    "mintguard_site.security.NoStoreMiddleware",
+    # Control characters in a path or query: a 400 before anything reads them (its answer still gets
+    # the security headers above).
+    "mintguard_site.input_guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mintguard_site.security.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes requires: it turns a locked-out login, on any view, into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mintguard_site.urls"
@@ -136,18 +153,53 @@ STORAGES = {
 
 LOGIN_URL = "/login/"
 
+# --- Sign-in and sessions ----------------------------------------------------------------
+# django-axes guards every way in (dashboard, admin, browsable API): its backend comes first and
+# refuses a locked-out caller before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins are counted per username (across addresses) and per client IP (across names);
+# MINTGUARD_LOGIN_FAILURE_LIMIT of either locks it out for MINTGUARD_LOGIN_COOLOFF seconds after
+# the failure that reached the limit.
+MINTGUARD_LOGIN_FAILURE_LIMIT = env_int("MINTGUARD_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+MINTGUARD_LOGIN_COOLOFF = env_int("MINTGUARD_LOGIN_COOLOFF", 900, minimum=1)
+AXES_FAILURE_LIMIT = MINTGUARD_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=MINTGUARD_LOGIN_COOLOFF)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success forgets that caller's failures; attempts made while locked out are refused without
+# being recorded, so hammering writes nothing and the lockout ends when Retry-After says.
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The same client IP as the API throttle and the logs (MINTGUARD_PROXY_HOPS), not ipware's guess.
+AXES_CLIENT_IP_CALLABLE = "operators.lockout.lockout_client_ip"
+AXES_LOCKOUT_CALLABLE = "operators.views.login_locked_out"
+# The usual way to read failures and lockouts is the admin; successes are in the request log.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
+
+# A dashboard session ends after MINTGUARD_SESSION_IDLE_TIMEOUT seconds without a request, and
+# MINTGUARD_SESSION_MAX_AGE seconds after sign-in however active (mintguard_site/security.py).
+# Requests without a session cookie (Bearer API calls) load no session at all.
+MINTGUARD_SESSION_IDLE_TIMEOUT = env_int("MINTGUARD_SESSION_IDLE_TIMEOUT", 1800, minimum=60)
+MINTGUARD_SESSION_MAX_AGE = env_int("MINTGUARD_SESSION_MAX_AGE", 12 * 3600, minimum=60)
+# The cookie and the stored session die at the absolute age at the latest.
+SESSION_COOKIE_AGE = MINTGUARD_SESSION_MAX_AGE
+
 # --- Security ----------------------------------------------------------------------------
 # MINTGUARD_HTTPS (default: on when DEBUG is off) turns on the SSL redirect, HSTS and secure
 # cookies. `false` is for plain HTTP on a trusted network (compose without TLS in front).
 MINTGUARD_HTTPS = env_bool("MINTGUARD_HTTPS", not DEBUG)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# The TLS-terminating proxy says the original scheme in this header; it must overwrite a
-# client's own. Empty MINTGUARD_PROXY_SSL_HEADER: not behind such a proxy.
-_proxy_ssl_header = os.environ.get("MINTGUARD_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+# The TLS-terminating proxy says the original scheme in this header (e.g. X-Forwarded-Proto);
+# it must overwrite a client's own. Unset (the default): not behind such a proxy, and no header
+# a client sends makes a plain-HTTP request look secure.
+_proxy_ssl_header = os.environ.get("MINTGUARD_PROXY_SSL_HEADER", "").strip()
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
 # How many proxies append to X-Forwarded-For in front of us: the client IP used by the login
-# rate limit and the logs is the address the outermost trusted proxy saw. 0: REMOTE_ADDR.
+# lockout and the logs is the address the outermost trusted proxy saw. 0: REMOTE_ADDR.
 MINTGUARD_PROXY_HOPS = env_int("MINTGUARD_PROXY_HOPS", 0)
 SESSION_COOKIE_HTTPONLY = True
 if MINTGUARD_HTTPS:
@@ -162,6 +214,26 @@ if MINTGUARD_HTTPS:
 elif not DEBUG:
     # The operator chose plain HTTP explicitly: the deploy checks about HTTPS do not apply.
     SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+
+# Content-Security-Policy: scripts, styles, fonts and images come from us only; no inline script
+# runs anywhere (the API docs use their split, file-only variants). Styles allow inline because
+# the docs' UIs (Redoc, Swagger UI) and htmx inject <style> elements at run time; style cannot run
+# code. Redoc builds its search worker from a blob: URL.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Cache (rate limits) -----------------------------------------------------------------
 # Local memory by default: limits then count per worker process. CACHE_URL=redis://... shares
@@ -194,6 +266,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
+        # Failures and lockouts (warnings) stay; axes' start-up banner does not.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -205,7 +279,8 @@ def parse_assets(spec: str) -> dict[str, int]:
     assets: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         code, _, exponent = item.partition(":")
-        if not code.isalnum() or not exponent.isdigit() or int(exponent) > 18:
+        if not (code.isascii() and code.isalnum()) or not (exponent.isascii() and exponent.isdigit()) \
+                or int(exponent) > 18:
             raise ImproperlyConfigured(f"MINTGUARD_ASSETS: bad entry {item!r}, expected CODE:exponent")
         assets[code.upper()] = int(exponent)
     return assets
@@ -251,21 +326,34 @@ MINTGUARD_PROVIDER_WEBHOOK_SECRET = os.environ.get("MINTGUARD_PROVIDER_WEBHOOK_S
 if not MINTGUARD_PROVIDER_WEBHOOK_SECRET:
     if not DEBUG:
         raise ImproperlyConfigured("MINTGUARD_PROVIDER_WEBHOOK_SECRET must be set when DEBUG is off.")
-    MINTGUARD_PROVIDER_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105  # nosec B105
+    MINTGUARD_PROVIDER_WEBHOOK_SECRET = "dev-only-webhook-secret-for-debug"  # noqa: S105  # nosec B105
+# A short HMAC key can be guessed offline from one signed delivery: refuse one at startup. (A
+# secret that does not decode at all is payments.E001, a system check.)
+for _problem in webhook_secret_problems(MINTGUARD_PROVIDER_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(f"MINTGUARD_PROVIDER_WEBHOOK_SECRET: {_problem}")
+# The payment provider: `simulator` or a dotted class path. A production process must name it, so
+# none runs the simulator by accident (API.md).
+MINTGUARD_PAYMENT_PROVIDER = os.environ.get("MINTGUARD_PAYMENT_PROVIDER", "").strip()
+if not MINTGUARD_PAYMENT_PROVIDER:
+    if not DEBUG:
+        raise ImproperlyConfigured("MINTGUARD_PAYMENT_PROVIDER must be set when DEBUG is off.")
+    MINTGUARD_PAYMENT_PROVIDER = "simulator"
 # Outage mode: the most a trusted buyer may leave pending, in minor units; `20000` for every
 # currency or `USD:20000,EUR:15000` (others get 20000). Read it with conf.outage_pending_cap().
 MINTGUARD_OUTAGE_PENDING_CAP = parse_currency_caps(
     "MINTGUARD_OUTAGE_PENDING_CAP", os.environ.get("MINTGUARD_OUTAGE_PENDING_CAP", ""),
     default=DEFAULT_OUTAGE_PENDING_CAP,
 )
-# /metrics wants `Authorization: Bearer <token>` when this is set; unset, it is open.
+# /metrics wants `Authorization: Bearer <token>` when this is set; unset (DEBUG on only), it is open.
 MINTGUARD_METRICS_TOKEN = os.environ.get("MINTGUARD_METRICS_TOKEN", "").strip()
+if not MINTGUARD_METRICS_TOKEN and not DEBUG:
+    raise ImproperlyConfigured("MINTGUARD_METRICS_TOKEN must be set when DEBUG is off.")
 # Requests per API key (operators: per user) in a fixed window; 429 with Retry-After beyond.
 MINTGUARD_API_RATE = os.environ.get("MINTGUARD_API_RATE", "6000/min").strip()
-# Dashboard login attempts, counted per client IP and per username alike.
-MINTGUARD_LOGIN_RATE = os.environ.get("MINTGUARD_LOGIN_RATE", "10/min").strip()
+# Failed provider-webhook signatures per client IP; beyond it 429, nothing stored (valid ones always pass).
+MINTGUARD_WEBHOOK_FAILURE_RATE = os.environ.get("MINTGUARD_WEBHOOK_FAILURE_RATE", "30/min").strip()
+parse_rate("MINTGUARD_WEBHOOK_FAILURE_RATE", MINTGUARD_WEBHOOK_FAILURE_RATE)
 parse_rate("MINTGUARD_API_RATE", MINTGUARD_API_RATE)
-parse_rate("MINTGUARD_LOGIN_RATE", MINTGUARD_LOGIN_RATE)
 # Drift records kept on a stored reconciliation run (all are counted).
 MINTGUARD_RECONCILIATION_MAX_DRIFTS = env_int("MINTGUARD_RECONCILIATION_MAX_DRIFTS", 1000, minimum=1)
 if not 0 <= MINTGUARD_PLATFORM_FEE_BPS <= 10_000:

@@ -13,6 +13,8 @@ for name in ("MINTGUARD_SIMULATOR_OUTAGE", "MINTGUARD_SIMULATOR_OUTAGE_RATE", "M
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("MINTGUARD_HTTPS", "false")
 os.environ.setdefault("MINTGUARD_PROVIDER_WEBHOOK_SECRET", "test-only-webhook-secret")
+os.environ.setdefault("MINTGUARD_METRICS_TOKEN", "test-only-metrics-token")
+os.environ.setdefault("MINTGUARD_PAYMENT_PROVIDER", "simulator")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, VAR_DIR  # noqa: E402

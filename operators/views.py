@@ -1,54 +1,54 @@
 """The dashboard shell: login, logout, overview, audit log and API keys. Thin: parse, call, render."""
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from mintguard_site import observability
 from mintguard_site.api.models import ApiClient
 from mintguard_site.api.pagination import decode_cursor, page_of
-from mintguard_site.ratelimit import login_rate_limited, login_retry_after
 
 from . import selectors, services
 from .charts import volume_chart
 from .dashboard import PAGE_SIZE, operator_required, render_page
 from .forms import ApiKeyCreateForm, LoginForm
+from .lockout import seconds_until_unlocked
 from .models import AuditAction
 
 
-@sensitive_post_parameters("password")
-@csrf_protect
-@never_cache
-@require_http_methods(["GET", "POST"])
-def login_view(request):
-    """Sign an operator in; every attempt counts against the login rate limit, before the password."""
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        next_url = ""
-    if request.method == "GET":
-        if request.user.is_authenticated:
-            return redirect(next_url or "operators:overview")
-        return render(request, "operators/login.html", {"form": LoginForm(request), "next": next_url})
+class LoginView(auth_views.LoginView):
+    """Sign an operator in with Django's login view; django-axes refuses a locked-out caller.
 
-    if login_rate_limited(request, request.POST.get("username", "")):
-        retry_after = login_retry_after()
-        form = LoginForm(request)
-        response = render(request, "operators/login.html", {
-            "form": form, "next": next_url,
-            "error": f"Too many sign-in attempts. Try again in {retry_after} seconds.",
-        }, status=429)
-        response["Retry-After"] = str(retry_after)
-        return response
-    form = LoginForm(request, data=request.POST)
-    if not form.is_valid():
-        return render(request, "operators/login.html", {"form": form, "next": next_url}, status=200)
-    login(request, form.get_user())
-    return redirect(next_url or "operators:overview")
+    The same view answers /login/ and the browsable API's /api-auth/login/. `next` is followed only
+    to this host (Django's check); an operator already signed in goes straight there.
+    """
+
+    template_name = "operators/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+    next_page = "operators:overview"
+
+
+login_view = LoginView.as_view()
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """Answer a locked-out sign-in (any login view: dashboard, admin, browsable API): 429, Retry-After.
+
+    django-axes calls this (AXES_LOCKOUT_CALLABLE) instead of the view's own answer, so no session
+    is created; the login page says when to try again.
+    """
+    retry_after = seconds_until_unlocked(request, credentials)
+    observability.record_rate_limited("login")
+    response = render(request, "operators/login.html", {
+        "form": LoginForm(request),
+        "next": "",
+        "error": f"Too many failed sign-in attempts. Try again in {retry_after} seconds.",
+    }, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST
@@ -107,7 +107,9 @@ def api_key_create(request):
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form=form, status=422)
-    client, key = services.operator_api_key_create(actor=request.user, name=form.cleaned_data["name"])
+    client, key = services.operator_api_key_create(
+        actor=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+    )
     # The key is shown once, in this response, and never stored in clear: no redirect after it.
     return _api_keys_page(request, new_key={"client": client, "key": key}, status=201)
 

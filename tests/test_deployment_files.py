@@ -114,7 +114,7 @@ def test_compose_requires_secrets_from_the_environment_and_serves_plain_http():
     app = load_compose()["services"]["app"]
     environment = service_environment(app)
 
-    for secret in ("SECRET_KEY", "MINTGUARD_PROVIDER_WEBHOOK_SECRET"):
+    for secret in ("SECRET_KEY", "MINTGUARD_PROVIDER_WEBHOOK_SECRET", "MINTGUARD_METRICS_TOKEN"):
         assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment[secret])
     assert str(environment["MINTGUARD_HTTPS"]).lower() == "false"
     assert environment["ALLOWED_HOSTS"]

@@ -1,5 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.views.decorators.cache import add_never_cache_headers
 
 from .models import ApiClient, IdempotencyKey
 from .services import api_client_revoke
@@ -14,8 +16,8 @@ class ApiClientAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_fields(self, request, obj=None):
-        return ("name",) if obj is None else ("id", "name", "prefix", "is_active", "created_at", "last_used_at",
-                                               "revoked_at")
+        return ("name", "scopes") if obj is None else ("id", "name", "scopes", "prefix", "is_active", "created_at",
+                                                         "last_used_at", "revoked_at")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -26,9 +28,23 @@ class ApiClientAdmin(admin.ModelAdmin):
         key = ApiClient.new_key()
         obj.set_key(key)
         super().save_model(request, obj, form, change)
-        messages.warning(
-            request, f"API key for {obj.name}: {key} (copy it now; it is stored hashed and never shown again)"
-        )
+        # Kept on the request for response_add only: never in the messages cookie, never stored in clear.
+        request._new_api_key = key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Show the new key once, in this response's body, instead of redirecting with a message."""
+        key = getattr(request, "_new_api_key", None)
+        if key is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(request, "admin/api/apiclient/key_created.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"API key for {obj.name}",
+            "client": obj,
+            "key": key,
+        }, status=201)
+        add_never_cache_headers(response)
+        return response
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: rows it created keep pointing at it

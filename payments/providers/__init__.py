@@ -1,7 +1,7 @@
 """The payment provider behind an interface; the simulator is the default.
 
-`MINTGUARD_PAYMENT_PROVIDER` names the provider class by dotted path
-(default `payments.providers.simulator.SimulatedProvider`).
+`MINTGUARD_PAYMENT_PROVIDER` (settings.py) is `simulator` or the provider class's dotted path; it
+defaults to `simulator` with DEBUG on and must be set with DEBUG off.
 """
 
 from functools import cache
@@ -11,7 +11,7 @@ from django.utils.module_loading import import_string
 
 from .base import ChargeResult, ChargeStatus, PaymentProvider, RefundOutcome, RefundResult
 
-DEFAULT_PROVIDER = "payments.providers.simulator.SimulatedProvider"
+SIMULATOR = "payments.providers.simulator.SimulatedProvider"
 
 __all__ = [
     "ChargeResult", "ChargeStatus", "PaymentProvider", "RefundOutcome", "RefundResult", "get_provider",
@@ -19,10 +19,10 @@ __all__ = [
 
 
 @cache
-def _provider(path: str) -> PaymentProvider:
-    return import_string(path)()
+def _provider(name: str) -> PaymentProvider:
+    return import_string(SIMULATOR if name == "simulator" else name)()
 
 
 def get_provider() -> PaymentProvider:
     """Return the configured payment provider."""
-    return _provider(getattr(settings, "MINTGUARD_PAYMENT_PROVIDER", DEFAULT_PROVIDER))
+    return _provider(settings.MINTGUARD_PAYMENT_PROVIDER)

@@ -1,4 +1,4 @@
-"""Signing in and out of the dashboard, with the login rate limit."""
+"""Signing in and out of the dashboard (lockouts: tests/security/test_login_lockout.py)."""
 
 import pytest
 
@@ -42,18 +42,23 @@ def test_an_inactive_user_cannot_sign_in(client):
     assert response.status_code == 200 and client.get("/").status_code == 302
 
 
-def test_the_login_rate_limit_refuses_even_the_right_password_with_retry_after(client, settings):
-    settings.MINTGUARD_LOGIN_RATE = "3/min"
+def test_too_many_wrong_passwords_refuse_even_the_right_one_with_retry_after(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
     user_with_role("viewer", username="vera")
-    for _ in range(3):
+    for _ in range(2):
         assert client.post("/login/", {"username": "vera", "password": "guess"}).status_code == 200
+    assert client.post("/login/", {"username": "vera", "password": "guess"}).status_code == 429
 
     response = client.post("/login/", {"username": "vera", "password": PASSWORD})
 
     assert response.status_code == 429
-    assert int(response["Retry-After"]) >= 1
-    assert b"Too many sign-in attempts" in response.content
+    assert settings.MINTGUARD_LOGIN_COOLOFF - 5 <= int(response["Retry-After"]) <= settings.MINTGUARD_LOGIN_COOLOFF
+    assert b"Too many failed sign-in attempts" in response.content
     assert client.get("/").status_code == 302  # still signed out
+
+
+def test_the_login_page_is_never_cached(client):
+    assert client.get("/login/")["Cache-Control"].count("no-store") == 1
 
 
 def test_signing_out_is_a_post(viewer):

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from operators.models import AuditEntry
@@ -28,7 +29,8 @@ def test_seed_demo_prints_a_login_per_role_that_works():
         client = Client()
         assert client.post("/login/", {"username": username, "password": "mintguard-demo"}).status_code == 302
         assert client.get("/orders/").status_code == 200
-    assert Client().login(username="viewer", password="mintguard-demo")
+    # django-axes needs the request it guards; Client.login() passes none unless given one.
+    assert Client().login(request=HttpRequest(), username="viewer", password="mintguard-demo")
 
 
 def test_seed_demo_fills_every_queue_and_twice_changes_nothing():

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,6 +19,8 @@ DEPOSIT_ROUTE = "api/v1/accounts/<str:account_id>/deposit"
 
 def scrape(**headers) -> dict[str, dict]:
     """Return {sample name: {frozenset(labels): value}} from GET /metrics."""
+    # settings_test.py sets a token, as production must (DEBUG off).
+    headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {settings.MINTGUARD_METRICS_TOKEN}")
     response = Client().get("/metrics", **headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")

@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 # What settings_test.py (and a developer's shell) may have put in this process's environment.
 SETTINGS_VARIABLES = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "MINTGUARD_HTTPS", "MINTGUARD_PROVIDER_WEBHOOK_SECRET",
                       "CSRF_TRUSTED_ORIGINS", "CACHE_URL", "MINTGUARD_OUTAGE_PENDING_CAP", "MINTGUARD_API_RATE",
-                      "MINTGUARD_METRICS_TOKEN", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+                      "MINTGUARD_METRICS_TOKEN", "MINTGUARD_PAYMENT_PROVIDER", "MINTGUARD_PROXY_SSL_HEADER",
+                      "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
 
 
 def production_env(**overrides) -> dict:
@@ -26,6 +27,8 @@ def production_env(**overrides) -> dict:
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="mintguard.example.com",
         MINTGUARD_PROVIDER_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
+        MINTGUARD_METRICS_TOKEN=secrets.token_urlsafe(32),
+        MINTGUARD_PAYMENT_PROVIDER="simulator",
         CSRF_TRUSTED_ORIGINS="https://mintguard.example.com",
     )
     env.update(overrides)
@@ -69,7 +72,7 @@ def test_production_defaults_turn_on_https_protections():
     assert values["SECURE_HSTS_SECONDS"] >= 31_536_000
     assert values["SESSION_COOKIE_SECURE"] is True
     assert values["CSRF_COOKIE_SECURE"] is True
-    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["SECURE_PROXY_SSL_HEADER"] is None  # trusted only when MINTGUARD_PROXY_SSL_HEADER names it
     assert values["CSRF_TRUSTED_ORIGINS"] == ["https://mintguard.example.com"]
     assert values["SECURE_REDIRECT_EXEMPT"] == ["^healthz$", "^readyz$", "^metrics$"]
 
@@ -81,7 +84,8 @@ def test_plain_http_mode_turns_the_redirect_and_secure_cookies_off():
     assert values == {"SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0, "SESSION_COOKIE_SECURE": False}
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "MINTGUARD_PROVIDER_WEBHOOK_SECRET"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "MINTGUARD_PROVIDER_WEBHOOK_SECRET", "MINTGUARD_METRICS_TOKEN",
+                                     "MINTGUARD_PAYMENT_PROVIDER"])
 def test_production_refuses_to_start_without_its_secrets(missing):
     result = manage("check", env=production_env(**{missing: None}))
 
@@ -109,7 +113,8 @@ def test_cache_url_selects_redis_and_outage_caps_parse_from_the_environment():
 
 
 def test_debug_mode_runs_without_production_secrets():
-    result = manage("check", env=production_env(DEBUG="true", SECRET_KEY=None, MINTGUARD_PROVIDER_WEBHOOK_SECRET=None))
+    result = manage("check", env=production_env(DEBUG="true", SECRET_KEY=None, MINTGUARD_PROVIDER_WEBHOOK_SECRET=None,
+                                                MINTGUARD_METRICS_TOKEN=None, MINTGUARD_PAYMENT_PROVIDER=None))
 
     assert result.returncode == 0, result.stderr
 
