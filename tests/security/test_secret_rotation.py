@@ -1,4 +1,4 @@
-"""docs/security.md "Rotating secrets": a client's key is replaced without losing what it owns.
+"""docs/security.md "Rotating secrets": API keys and SECRET_KEY are replaced without losing anything.
 
 A rotated client keeps its id, so the new key sees its accounts; the old key works only for the
 grace period, and revoking the client ends both at once.
@@ -85,3 +85,18 @@ def test_the_rotate_api_key_command_refuses_an_unknown_or_revoked_client(api):
         call_command("rotate_api_key", "--name", api.api_client.name, stdout=StringIO())
     with pytest.raises(CommandError, match="No active API client"):
         call_command("rotate_api_key", "--name", "nobody", stdout=StringIO())
+
+
+def test_a_list_cursor_signed_with_the_previous_secret_key_still_pages_during_a_rotation(api, settings):
+    for name in ("one", "two"):
+        api.post("/api/v1/accounts", {"owner_name": name, "currency": "USD"}, format="json")
+    old_key = settings.SECRET_KEY
+    cursor = api.get("/api/v1/accounts?limit=1").json()["next_cursor"]
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-" + "x" * 40, [old_key]
+    during = api.get(f"/api/v1/accounts?limit=1&cursor={cursor}")
+    settings.SECRET_KEY_FALLBACKS = []
+    after = api.get(f"/api/v1/accounts?limit=1&cursor={cursor}")
+
+    assert during.status_code == 200 and during.json()["results"][0]["owner_name"] == "one"
+    assert after.status_code == 400 and after.json()["code"] == "invalid_cursor"
