@@ -14,9 +14,8 @@ Bodies are checked where they are parsed: DRF's and Django's form CharFields ref
 import re
 
 from django.core.exceptions import BadRequest
-from django.http import JsonResponse
 
-from mintguard_site.api.errors import PROBLEM_CONTENT_TYPE, problem
+from mintguard_site.api.errors import json_problem
 
 # The path is already percent-decoded (by the server, then Django).
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
@@ -41,7 +40,6 @@ class InputGuardMiddleware:
     def __call__(self, request):
         if has_control_characters(request.path, request.META.get("QUERY_STRING", "")):
             if request.path.startswith("/api/"):
-                return JsonResponse(problem(400, "invalid_parameter", "Invalid parameter", REFUSAL), status=400,
-                                    content_type=PROBLEM_CONTENT_TYPE)
+                return json_problem(400, "invalid_parameter", "Invalid parameter", REFUSAL)
             raise BadRequest(REFUSAL)  # Django's 400 page, through handler400
         return self.get_response(request)

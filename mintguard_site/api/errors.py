@@ -157,19 +157,20 @@ def problem_exception_handler(exc, context) -> Response | None:
     return None
 
 
-def _json_problem(status: int, code: str, title: str, detail: str = "") -> JsonResponse:
+def json_problem(status: int, code: str, title: str, detail: str = "") -> JsonResponse:
+    """A problem+json response outside DRF (middleware, URL handlers)."""
     return JsonResponse(problem(status, code, title, detail), status=status, content_type=PROBLEM_CONTENT_TYPE)
 
 
 @csrf_exempt  # an unknown route has nothing to protect: answer 404, not a CSRF page
 def api_not_found(request, *args, **kwargs):
-    return _json_problem(404, "not_found", "Not found", "No such API route.")
+    return json_problem(404, "not_found", "Not found", "No such API route.")
 
 
 def handler404(request, exception=None):
     """Unknown URLs: problem+json under /api/, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return _json_problem(404, "not_found", "Not found", "No such resource.")
+        return json_problem(404, "not_found", "Not found", "No such resource.")
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -177,7 +178,7 @@ def handler404(request, exception=None):
 
 def handler500(request):
     if request.path.startswith("/api/"):
-        return _json_problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+        return json_problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -185,7 +186,7 @@ def handler500(request):
 
 def handler400(request, exception=None):
     if request.path.startswith("/api/"):
-        return _json_problem(400, "bad_request", "Bad request")
+        return json_problem(400, "bad_request", "Bad request")
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
