@@ -1,5 +1,6 @@
 """Serializer building blocks every API app shares: strict money fields, identifiers, no unknown fields."""
 
+import functools
 import unicodedata
 from collections.abc import Callable
 
@@ -113,11 +114,20 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@functools.cache
+def _validator(serializer_class) -> serializers.Serializer:
+    return serializer_class()
+
+
 def validated(serializer_class, data) -> dict:
-    """Validate request data with a serializer, raising DRF's ValidationError (-> 422)."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    """Validate request data with a serializer, raising DRF's ValidationError (-> 422).
+
+    One instance per serializer class validates every request, as `representation` renders with
+    one: building a serializer deep-copies its fields, which cost more than validating a body.
+    `run_validation` keeps no state on the instance (it returns the data or raises), and a sync
+    worker serves one request at a time.
+    """
+    return _validator(serializer_class).run_validation(data)
 
 
 def representation(serializer_class) -> Callable[[object], dict]:
