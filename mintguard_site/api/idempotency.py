@@ -1,17 +1,26 @@
 """Idempotency-Key handling, built once and put on a route with one decorator.
 
-The protocol (IETF Idempotency-Key draft, Stripe's semantics):
+Semantics (IETF Idempotency-Key draft, Stripe's): a key is unique per (owner, key). A repeat with
+the same fingerprint (method, path, body) replays the stored answer byte for byte with
+`Idempotent-Replayed: true`; another body is 409 `idempotency_key_reused`; a repeat while the first
+request may still run is 409 `idempotency_key_in_use` (Retry-After: 1). 2xx answers and business
+409s are stored; requests the handler refused as invalid (400/404/422...) and 5xx store nothing,
+so a corrected retry runs afresh.
 
-1. Reserve: the key is inserted for (owner, key) in its own short transaction with a lease
-   (`locked_until`) and a random lease token. A concurrent twin hits the unique constraint and
-   reads the row instead: same fingerprint and finished -> replay; still leased -> 409
-   `idempotency_key_in_use`; other fingerprint -> 409 `idempotency_key_reused`.
-2. Execute: the handler's writes (the money movement) and the stored response commit in ONE
-   transaction, and only while we still hold the lease token. A crash mid-way commits nothing
-   but the reservation, so once the lease has passed a retry takes the key over and runs afresh.
-3. Outcomes: 2xx and 409 (business conflicts) are stored and replayed byte-for-byte with
-   `Idempotent-Replayed: true`. Requests the handler refused as invalid (400/404/422...) and 5xx
-   store nothing: the key is released, so a corrected retry runs (like Stripe).
+Two protocols, both in raw SQL (no ORM query is compiled on this path):
+
+- Atomic routes (the default: the handler only writes our database). The key is reserved, the
+  money moves and the answer is stored in ONE transaction: one statement inserts the key's row or,
+  when (owner, key) exists, returns the stored row; the handler runs; one UPDATE stores its answer.
+  A concurrent twin's INSERT waits on the unique index until the first request commits (then it
+  finds the stored answer and replays it) or rolls back (then it runs itself). A refusal rolls
+  back everything, the key included; a business 409 (the ledger may have aborted the transaction)
+  is then stored on its own, and a twin that stored first wins.
+- Lease routes (`atomic=False`: pay and checkout, which call the payment provider and commit a
+  recovery point of their own). The key is reserved in its own statement with a lease
+  (`locked_until`) and a random lease token; the answer is stored at the end, only while the token
+  still matches. A request that died leaves its row leased; once the lease has passed a retry
+  takes the key over and resumes (the payment services make that safe).
 """
 
 import contextlib
@@ -21,10 +30,10 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 
@@ -44,6 +53,7 @@ MAX_KEY_LENGTH = 255
 STORED_ERROR_STATUSES = frozenset({409})
 # A 409 that only says a concurrent change won a race: transient, so a retry must run afresh.
 TRANSIENT_CONFLICT_CODES = frozenset({"conflict"})
+IN_PROGRESS, COMPLETED = IdempotencyKey.State.IN_PROGRESS.value, IdempotencyKey.State.COMPLETED.value
 
 
 class IdempotencyKeyMissing(ApiError):
@@ -65,10 +75,6 @@ class IdempotencyKeyInUse(ApiError):
         super().__init__(detail, headers={"Retry-After": "1"})
 
 
-class _LeaseLost(Exception):
-    """Our lease expired and another request took the key over: roll our work back."""
-
-
 class _Refused(Exception):
     """The handler answered with an error status: roll its writes back, keep its answer."""
 
@@ -82,12 +88,33 @@ class Lease:
     token: uuid.UUID
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """A key's row as another request left it."""
+
+    row_id: int
+    key: str
+    fingerprint: str
+    method: str
+    path: str
+    state: str
+    leased: bool  # in progress under a lease that has not run out
+    response_status: int | None
+    response_content_type: str
+    response_body: bytes | None
+
+    @classmethod
+    def from_row(cls, row) -> "StoredKey":
+        *fields, leased, status, content_type, body = row
+        return cls(*fields, bool(leased), status, content_type, None if body is None else bytes(body))
+
+
 def valid_key(value) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= MAX_KEY_LENGTH and all(" " <= c <= "~" for c in value)
 
 
 def fingerprint(request) -> str:
-    """Method + actual path + canonical JSON body."""
+    """Method + actual path + canonical JSON body (the form every stored fingerprint was made in)."""
     data = request.data
     if isinstance(data, QueryDict):
         data = {key: data.getlist(key) for key in sorted(data)}
@@ -95,81 +122,133 @@ def fingerprint(request) -> str:
     return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
 
 
-def _ttl() -> timedelta:
-    return timedelta(seconds=settings.MINTGUARD_IDEMPOTENCY_TTL)
+# --- The SQL: written once for both databases (SQLite >= 3.35 has ON CONFLICT and RETURNING) ---------
+
+_INSERT = (
+    'INSERT INTO api_idempotencykey (owner, "key", fingerprint, method, path, state, lease_token, locked_until, '
+    "response_status, response_content_type, response_body, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    'ON CONFLICT (owner, "key") DO NOTHING RETURNING id'
+)
+_STORED_COLUMNS = ('id, "key", fingerprint, method, path, state, locked_until > %s, response_status, '
+                   "response_content_type, response_body")  # `leased` computed by the database
+# Composed of constants only, never of input (values travel as parameters).
+_FIND = f'SELECT {_STORED_COLUMNS} FROM api_idempotencykey WHERE owner = %s AND "key" = %s'  # noqa: S608
+# PostgreSQL: reserve or find in one statement. The SELECT sees the statement's snapshot, so it
+# finds a row committed before the statement began; a twin that commits while the INSERT waits
+# on it is found by a second SELECT.
+_INSERT_OR_FIND = (
+    f"WITH reserved AS ({_INSERT}) SELECT true, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "  # noqa: S608
+    f"FROM reserved UNION ALL SELECT false, {_FIND.removeprefix('SELECT ')}"
+)
+_STORE = (
+    "UPDATE api_idempotencykey SET state = %s, response_status = %s, response_content_type = %s, "
+    "response_body = %s, lease_token = NULL, locked_until = NULL WHERE id = %s AND state = %s"
+)
+_TAKE_OVER = (
+    "UPDATE api_idempotencykey SET lease_token = %s, locked_until = %s "
+    "WHERE id = %s AND state = %s AND (locked_until IS NULL OR locked_until <= %s)"
+)
+_RELEASE = "DELETE FROM api_idempotencykey WHERE id = %s AND lease_token = %s"
 
 
-def _replay(row: IdempotencyKey) -> HttpResponse:
-    response = HttpResponse(bytes(row.response_body), status=row.response_status,
-                            content_type=row.response_content_type)
+def _db_time(value: datetime):  # SQLite keeps datetimes and UUIDs as text
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _db_uuid(value: uuid.UUID | None):
+    return value if value is None or connection.features.has_native_uuid_field else value.hex
+
+
+def _row_values(*, owner: str, key: str, request_print: str, request, now: datetime, state: str,
+                lease: Lease | None = None, response=None) -> tuple:
+    status, content_type, body = (None, "", None) if response is None else _answer_of(response)
+    token, locked_until = (None, None) if lease is None else (_db_uuid(lease.token), _db_time(now + LEASE))
+    expires_at = now + timedelta(seconds=settings.MINTGUARD_IDEMPOTENCY_TTL)
+    return (owner, key, request_print, request.method, request.path[:512], state, token, locked_until,
+            status, content_type, body, _db_time(now), _db_time(expires_at))
+
+
+def _answer_of(response) -> tuple[int, str, bytes]:
+    return response.status_code, response.get("Content-Type", "application/json"), bytes(response.content)
+
+
+def _find(owner: str, key: str, now: datetime) -> StoredKey | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_FIND, (_db_time(now), owner, key))
+        row = cursor.fetchone()
+    return StoredKey.from_row(row) if row else None
+
+
+def _insert_or_find(values: tuple, *, owner: str, key: str, now: datetime) -> int | StoredKey | None:
+    """Insert the key's row unless (owner, key) is taken: the new row's id, else the row that holds
+    the key (None: it went away in between, released or purged)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_INSERT_OR_FIND, (*values, _db_time(now), owner, key))
+            row = cursor.fetchone()
+            if row is not None:
+                return row[1] if row[0] else StoredKey.from_row(row[1:])
+        else:
+            cursor.execute(_INSERT, values)
+            row = cursor.fetchone()
+            if row is not None:
+                return row[0]
+    return _find(owner, key, now)
+
+
+def _store(row_id: int, response, *, token: uuid.UUID | None = None) -> bool:
+    """Store the answer on the key's row (a lease route: only while `token` still holds the lease)."""
+    sql, params = _STORE, [COMPLETED, *_answer_of(response), row_id, IN_PROGRESS]
+    if token is not None:
+        sql, params = f"{sql} AND lease_token = %s", [*params, _db_uuid(token)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def _take_over(row_id: int, now: datetime, lease: Lease | None) -> bool:
+    """Take over the row of a request that died, once its lease has run out (None: no new lease)."""
+    token, locked_until = (None, None) if lease is None else (_db_uuid(lease.token), _db_time(now + LEASE))
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_OVER, (token, locked_until, row_id, IN_PROGRESS, _db_time(now)))
+        return cursor.rowcount == 1
+
+
+def _release(lease: Lease) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_RELEASE, (lease.row_id, _db_uuid(lease.token)))
+    except Exception:  # the database may be what failed; the lease will expire instead
+        logger.exception("could not release idempotency key %s", lease.row_id)
+
+
+# --- Answers ------------------------------------------------------------------------------------------
+
+def _replay(row: StoredKey) -> HttpResponse:
+    response = HttpResponse(row.response_body, status=row.response_status, content_type=row.response_content_type)
     response[REPLAYED_HEADER] = "true"
     observability.record_idempotent_replay()
     logger.info("idempotent replay", extra={"idempotency_key": row.key, "status": row.response_status})
     return response
 
 
-def _own_statement():
-    """One INSERT commits by itself in autocommit mode; inside a caller's transaction
-    (tests, a wrapping atomic) a savepoint keeps a unique violation from breaking it."""
-    return transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
+def _answer_twin(row: StoredKey, request_print: str) -> HttpResponse | None:
+    """The answer a request gets when its key is taken: a replay, or a 409 raised. None: the row is
+    a dead request's, its lease run out, and may be taken over."""
+    if row.fingerprint != request_print:
+        raise IdempotencyKeyReused(f"Key {row.key!r} was first used for {row.method} {row.path} with another body.")
+    if row.state == COMPLETED:
+        return _replay(row)
+    if row.leased:
+        raise IdempotencyKeyInUse()
+    return None
 
 
-def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
-    """Reserve the key for this request, or return the answer a twin already earned."""
-    request_print = fingerprint(request)
-    for _ in range(3):
-        now = timezone.now()
-        token = uuid.uuid4()
-        try:
-            with _own_statement():
-                row = IdempotencyKey.objects.create(
-                    owner=owner, key=key, fingerprint=request_print, method=request.method, path=request.path[:512],
-                    lease_token=token, locked_until=now + LEASE, created_at=now, expires_at=now + _ttl(),
-                )
-            return Lease(row.pk, token)
-        except IntegrityError:
-            pass  # a twin holds the key: look at it
-        try:  # get(), not first(): (owner, key) is unique, so no ORDER BY to build
-            row = IdempotencyKey.objects.get(owner=owner, key=key)
-        except IdempotencyKey.DoesNotExist:
-            continue  # released or purged in between: try to reserve again
-        if row.fingerprint != request_print:
-            raise IdempotencyKeyReused(
-                f"Key {key!r} was first used for {row.method} {row.path} with another body."
-            )
-        if row.state == IdempotencyKey.State.COMPLETED:
-            return _replay(row)
-        if row.locked_until and row.locked_until > now:
-            raise IdempotencyKeyInUse()
-        # The first request died and its lease ran out: take the key over and run afresh.
-        taken = IdempotencyKey.objects.filter(
-            pk=row.pk, state=IdempotencyKey.State.IN_PROGRESS, lease_token=row.lease_token
-        ).update(lease_token=token, locked_until=now + LEASE)
-        if taken:
-            return Lease(row.pk, token)
-    raise IdempotencyKeyInUse()
-
-
-def _store(lease: Lease, response) -> bool:
-    return bool(
-        IdempotencyKey.objects.filter(
-            pk=lease.row_id, lease_token=lease.token, state=IdempotencyKey.State.IN_PROGRESS
-        ).update(
-            state=IdempotencyKey.State.COMPLETED,
-            response_status=response.status_code,
-            response_content_type=response.get("Content-Type", "application/json"),
-            response_body=bytes(response.content),
-            lease_token=None,
-            locked_until=None,
-        )
-    )
-
-
-def _release(lease: Lease) -> None:
-    try:
-        IdempotencyKey.objects.filter(pk=lease.row_id, lease_token=lease.token).delete()
-    except Exception:  # the database may be what failed; the lease will expire instead
-        logger.exception("could not release idempotency key %s", lease.row_id)
+def _is_stored_conflict(response) -> bool:
+    data = getattr(response, "data", None)
+    code = data.get("code") if isinstance(data, dict) else None
+    return response.status_code in STORED_ERROR_STATUSES and code not in TRANSIENT_CONFLICT_CODES
 
 
 def _render(view, request, response, args, kwargs):
@@ -180,7 +259,7 @@ def _render(view, request, response, args, kwargs):
 
 
 def _key_of(request, *, required: bool, body_key: str | None) -> str | None:
-    key = request.headers.get(HEADER)
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not request.headers: that copies every header
     if key is None and body_key is not None and isinstance(request.data, dict):
         candidate = request.data.get(body_key)
         return candidate if valid_key(candidate) else None
@@ -198,10 +277,10 @@ def idempotent(*, required: bool = True, body_key: str | None = None, atomic: bo
 
     `required`: a missing header is 400 idempotency_key_missing (money-moving routes).
     `body_key`: without the header, this body field (e.g. `reference_id`) is the key.
-    `atomic`: the view's writes run in one transaction with the stored response. Routes that
-    call the payment provider pass False: they commit a recovery point (the payment attempt) in
-    their own transaction, call the provider with no transaction open, and must be resumable
-    from that point; the response is stored once they finish.
+    `atomic`: the view's writes run in one transaction with the key and its stored response. Routes
+    that call the payment provider pass False: they commit a recovery point (the payment attempt)
+    in their own transaction, call the provider with no transaction open, and must be resumable
+    from that point; their key is leased, and the response stored once they finish.
     The view reads the key as `request.idempotency_key` (None when the route ran without one).
     """
 
@@ -213,11 +292,14 @@ def idempotent(*, required: bool = True, body_key: str | None = None, atomic: bo
             if key is None:
                 with transaction.atomic() if atomic else contextlib.nullcontext():
                     return method(view, request, *args, **kwargs)
+            call = (view, request, args, kwargs)
             try:
+                if atomic:
+                    return _run_atomic(method, call, owner=request_owner(request), key=key)
                 reservation = reserve(owner=request_owner(request), key=key, request=request)
                 if isinstance(reservation, HttpResponse):
                     return reservation
-                return _execute(reservation, method, view, request, args, kwargs, atomic)
+                return _run_leased(reservation, method, call)
             except (IdempotencyKeyReused, IdempotencyKeyInUse) as conflict:
                 observability.record_idempotency_conflict(conflict.code)
                 raise
@@ -227,32 +309,97 @@ def idempotent(*, required: bool = True, body_key: str | None = None, atomic: bo
     return decorator
 
 
-def _execute(lease: Lease, method, view, request, args, kwargs, atomic: bool):
-    work = transaction.atomic if atomic else contextlib.nullcontext
+# --- Atomic routes: key, money and answer in one transaction -------------------------------------------
+
+def _run_atomic(method, call, *, owner: str, key: str):
+    view, request, args, kwargs = call
+    request_print = fingerprint(request)
     try:
-        with work():
+        with transaction.atomic():
+            reserved = _reserve_in_transaction(owner=owner, key=key, request=request, request_print=request_print)
+            if isinstance(reserved, HttpResponse):
+                return reserved  # a replay: nothing was written
             response = _render(view, request, method(view, request, *args, **kwargs), args, kwargs)
             if response.status_code >= 400:
-                raise _Refused(response)  # roll the handler's writes back, keep its answer
-            if not _store(lease, response):
-                raise _LeaseLost()
+                raise _Refused(response)  # roll the handler's writes and the key back, keep its answer
+            _store(reserved, response)
         return response
-    except _LeaseLost:
-        raise IdempotencyKeyInUse("This request's lease expired and a retry took the key over.") from None
+    except (IdempotencyKeyReused, IdempotencyKeyInUse):
+        raise
     except _Refused as refused:
         response = refused.response
+    except Exception as exc:
+        response = _render(view, request, view.handle_exception(exc), args, kwargs)
+    if not _is_stored_conflict(response):
+        return response  # forgotten with the rollback: a corrected retry runs afresh
+    # A business conflict is the key's answer: store it on its own (the ledger may have aborted the
+    # request's transaction). A twin that ran and stored in the meantime has the key's answer.
+    now = timezone.now()
+    values = _row_values(owner=owner, key=key, request_print=request_print, request=request, now=now,
+                         state=COMPLETED, response=response)
+    stored = _insert_or_find(values, owner=owner, key=key, now=now)
+    if isinstance(stored, StoredKey):
+        return _answer_twin(stored, request_print) or response
+    return response
+
+
+def _reserve_in_transaction(*, owner: str, key: str, request, request_print: str) -> int | HttpResponse:
+    """Reserve the key inside the request's transaction: its row id, or the answer a twin earned."""
+    for _ in range(3):
+        now = timezone.now()
+        values = _row_values(owner=owner, key=key, request_print=request_print, request=request, now=now,
+                             state=IN_PROGRESS)
+        found = _insert_or_find(values, owner=owner, key=key, now=now)
+        if isinstance(found, int):
+            return found
+        if found is None:
+            continue  # released or purged in between: try again
+        answer = _answer_twin(found, request_print)
+        if answer is not None:
+            return answer
+        # A request of the lease protocol (before this one existed) died with the key: take it over.
+        if _take_over(found.row_id, now, None):
+            return found.row_id
+    raise IdempotencyKeyInUse()
+
+
+# --- Lease routes: they call the provider between transactions of their own ---------------------------
+
+def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
+    """Reserve the key under a lease, in its own statement, or return the answer a twin already earned."""
+    request_print = fingerprint(request)
+    for _ in range(3):
+        now = timezone.now()
+        lease = Lease(0, uuid.uuid4())
+        values = _row_values(owner=owner, key=key, request_print=request_print, request=request, now=now,
+                             state=IN_PROGRESS, lease=lease)
+        found = _insert_or_find(values, owner=owner, key=key, now=now)
+        if isinstance(found, int):
+            return Lease(found, lease.token)
+        if found is None:
+            continue  # released or purged in between: try again
+        answer = _answer_twin(found, request_print)
+        if answer is not None:
+            return answer
+        # The first request died and its lease ran out: take the key over and resume.
+        if _take_over(found.row_id, now, lease):
+            return Lease(found.row_id, lease.token)
+    raise IdempotencyKeyInUse()
+
+
+def _run_leased(lease: Lease, method, call):
+    view, request, args, kwargs = call
+    try:
+        response = _render(view, request, method(view, request, *args, **kwargs), args, kwargs)
     except Exception as exc:
         try:
             response = _render(view, request, view.handle_exception(exc), args, kwargs)
         except Exception:
             _release(lease)
             raise
-    # The handler refused the request: remember business conflicts, forget the rest.
-    data = getattr(response, "data", None)
-    code = data.get("code") if isinstance(data, dict) else None
-    if response.status_code in STORED_ERROR_STATUSES and code not in TRANSIENT_CONFLICT_CODES:
-        if _store(lease, response):
+    if response.status_code < 400 or _is_stored_conflict(response):
+        if _store(lease.row_id, response, token=lease.token):
             return response
         raise IdempotencyKeyInUse("This request's lease expired and a retry took the key over.")
-    _release(lease)
+    _release(lease)  # refused as invalid: a corrected retry runs
     return response

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from .auth import forget_api_client
 from .models import ApiClient, IdempotencyKey, all_scopes, scopes_normalise
 
 
@@ -29,6 +30,7 @@ def api_client_revoke(*, client: ApiClient) -> None:
     ApiClient.objects.filter(pk=client.pk, is_active=True).update(
         is_active=False, revoked_at=timezone.now(), previous_key_hash=None, previous_key_expires_at=None,
     )
+    forget_api_client(client.pk)  # .update() sends no signal: this process refuses the key from now on
 
 
 API_KEY_ROTATION_GRACE = timedelta(hours=24)
@@ -49,6 +51,7 @@ def api_key_rotate(*, client_id, grace: timedelta = API_KEY_ROTATION_GRACE) -> t
     else:
         client.previous_key_hash = client.previous_key_expires_at = None
     client.set_key(key)
+    # The save's signal makes this process forget the client's keys (mintguard_site.api.auth).
     client.save(update_fields=["prefix", "key_hash", "previous_key_hash", "previous_key_expires_at"])
     return client, key
 

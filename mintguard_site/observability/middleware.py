@@ -20,7 +20,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def request_id_of(request) -> str:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    # From META, not request.headers: building that mapping walks every header of the request.
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
     return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 

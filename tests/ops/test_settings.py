@@ -53,7 +53,8 @@ def test_check_deploy_prints_no_warning_with_production_variables():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # Two silenced: Django's and axes' name-based middleware checks, replaced by ours, which go by class.
+    assert "System check identified no issues (2 silenced)." in result.stdout
 
 
 def test_check_deploy_is_clean_when_the_operator_chooses_plain_http():
@@ -160,3 +161,16 @@ def test_malformed_rates_are_refused(spec):
 def test_cache_defaults_to_local_memory():
     assert cache_from_url("")["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert cache_from_url("rediss://:pw@cache:6380/0")["LOCATION"] == "rediss://:pw@cache:6380/0"
+
+
+def test_check_deploy_refuses_a_middleware_list_without_session_csrf_or_lockout_protection(settings):
+    from mintguard_site.security import check_stateful_middleware
+
+    assert check_stateful_middleware(None) == []
+    # given a MIDDLEWARE that lost the CSRF middleware, then the session and axes ones (the libraries'
+    # own checks, by dotted name, see none of them)
+    settings.MIDDLEWARE = [path for path in settings.MIDDLEWARE if "Csrf" not in path]
+    assert [error.id for error in check_stateful_middleware(None)] == ["mintguard_site.E002"]
+    settings.MIDDLEWARE = [path for path in settings.MIDDLEWARE if "Session" not in path and "Axes" not in path]
+    assert [error.id for error in check_stateful_middleware(None)] == [
+        "mintguard_site.E001", "mintguard_site.E002", "mintguard_site.E003"]

@@ -1,8 +1,9 @@
-"""A request whose Idempotency-Key lease was taken over mid-request rolls back (issue 14, item 9).
+"""No Idempotency-Key is executed twice, whichever protocol guards it (mintguard_site/api/idempotency.py).
 
-The stored response is written only while the request still holds its lease token
-(mintguard_site/api/idempotency.py, `_store`). A request that outlived its lease and saw a retry
-take the key over must commit nothing: the retry's movement and answer are the only ones.
+Atomic routes (a deposit) reserve the key in the request's own transaction: a twin cannot take it
+over, it waits for the first request and replays its answer. Lease routes (pay) reserve it under a
+lease; a request whose lease was taken over mid-request stores nothing, and the retry's answer is
+the only one.
 """
 
 import threading
@@ -18,9 +19,11 @@ from ledger.api.views import AccountDeposit
 from ledger.models import Account, Transaction
 from mintguard_site.api import idempotency
 from mintguard_site.api.models import IdempotencyKey
+from payments import services as payment_services
+from payments.models import SimulatedCharge
 
-from ..conftest import ON_POSTGRES
 from ..ledger.invariants import assert_ledger_consistent
+from ..payments.helpers import create_order, pay, payment_transactions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,109 +52,121 @@ def assert_in_use(response) -> None:
     assert response.json()["code"] == "idempotency_key_in_use"
 
 
-def test_a_request_whose_lease_is_taken_over_mid_request_rolls_back_and_the_retry_is_stored(api, monkeypatch):
-    # given a deposit (the first request) that outlives its lease, and the client's retry on another connection
+def test_a_twin_arriving_while_a_deposit_moves_money_waits_and_replays_it(api, monkeypatch):
+    # given a deposit that is inside its money movement when its twin (same key, same body) arrives
     account = open_account(api)
-    key = "lease-lost"
     first_request = threading.current_thread()
-    taken_over, first_is_moving_money = threading.Event(), threading.Event()
-    retry_answer = {}
+    twin_answer = {}
+    real_deposit = AccountDeposit.service
 
-    def retry():
+    def twin():
         try:
-            # the first request's lease runs out while it is still working
-            IdempotencyKey.objects.filter(owner=api.api_client.owner, key=key).update(
-                locked_until=timezone.now() - timedelta(seconds=1))
             http = APIClient()
             http.credentials(HTTP_AUTHORIZATION=f"Bearer {api.api_key}")
-            retry_answer["response"] = deposit(http, account, key)
+            twin_answer["response"] = deposit(http, account, "twin")
         finally:
             connection.close()
 
-    retry_thread = threading.Thread(target=retry)
+    twin_thread = threading.Thread(target=twin)
 
-    def start_the_retry_and_wait_for_its_takeover():
-        retry_thread.start()
-        assert taken_over.wait(WAIT), "the retry never took the key over"
-
-    real_reserve, real_deposit = idempotency.reserve, AccountDeposit.service
-
-    def reserve(**kwargs):
-        lease = real_reserve(**kwargs)
-        if threading.current_thread() is retry_thread:
-            taken_over.set()
-            # the retry runs its handler only once the first request is inside its money movement
-            assert first_is_moving_money.wait(WAIT)
-        elif not ON_POSTGRES:
-            # SQLite lets one writer at a time: nobody can take the key over while the first request's
-            # transaction is open, so the retry takes it over just before that transaction begins.
-            start_the_retry_and_wait_for_its_takeover()
-        return lease
-
-    def deposit_losing_the_lease(**kwargs):
+    def deposit_while_the_twin_arrives(**kwargs):
         txn = real_deposit(**kwargs)
         if threading.current_thread() is first_request:
-            if ON_POSTGRES:  # the first request's deposit is posted, not committed: the retry takes over now
-                start_the_retry_and_wait_for_its_takeover()
-            first_is_moving_money.set()
+            twin_thread.start()
+            twin_thread.join(0.5)  # the twin is held back: on the key's unique index, or SQLite's write lock
+            assert twin_thread.is_alive(), "the twin did not wait for the first request"
         return txn
 
-    monkeypatch.setattr(idempotency, "reserve", reserve)
-    monkeypatch.setattr(AccountDeposit, "service", staticmethod(deposit_losing_the_lease))
+    monkeypatch.setattr(AccountDeposit, "service", staticmethod(deposit_while_the_twin_arrives))
 
-    # when the first request reaches the point where it stores its response
-    first = deposit(api, account, key)
-    retry_thread.join(WAIT)
-    assert not retry_thread.is_alive()
-    monkeypatch.undo()
+    # when the first request commits
+    first = deposit(api, account, "twin")
+    twin_thread.join(WAIT)
+    assert not twin_thread.is_alive()
 
-    # then the first request rolled back and the retry's deposit is the only one
-    assert_in_use(first)
-    retried = retry_answer["response"]
-    assert retried.status_code == 201, retried.content
-    assert "Idempotent-Replayed" not in retried
-    deposits = list(Transaction.objects.filter(kind="deposit").values_list("id", flat=True))
-    assert [str(txn_id) for txn_id in deposits] == [retried.json()["transaction_id"]]
-    assert balance_of(account) == 2_500
-    # and the stored response is the retry's, replayed byte for byte
-    row = IdempotencyKey.objects.get(owner=api.api_client.owner, key=key)
-    assert (row.state, bytes(row.response_body)) == (IdempotencyKey.State.COMPLETED, retried.content)
-    replay = deposit(api, account, key)
-    assert (replay.status_code, replay.content, replay["Idempotent-Replayed"]) == (201, retried.content, "true")
+    # then the twin replays the first answer byte for byte, and the money moved once
+    assert first.status_code == 201, first.content
+    replayed = twin_answer["response"]
+    assert (replayed.status_code, replayed.content, replayed["Idempotent-Replayed"]) == (201, first.content, "true")
+    assert Transaction.objects.filter(kind="deposit").count() == 1
     assert balance_of(account) == 2_500
     assert_ledger_consistent()
 
 
-def test_a_request_that_loses_its_lease_inside_the_money_movement_moves_nothing(api, monkeypatch):
-    # given a deposit whose lease token changes hands while its money movement is under way
+def test_a_refused_deposit_leaves_no_key_behind_so_the_corrected_retry_runs(api):
     account = open_account(api)
-    key = "lease-lost-inside"
-    real_deposit = AccountDeposit.service
 
-    def deposit_then_lose_the_lease(**kwargs):
-        txn = real_deposit(**kwargs)
-        # what a request taking the key over writes; on this request's own connection, so the
-        # takeover works on SQLite too and the token check alone decides
+    refused = api.post(f"/api/v1/accounts/{account}/deposit", {"amount": 0}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    retried = api.post(f"/api/v1/accounts/{account}/deposit", {"amount": 5}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert refused.status_code == 422
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+    assert balance_of(account) == 5
+
+
+def abandoned_lease(api, *, key: str, path: str, body: dict, lease_left: timedelta) -> IdempotencyKey:
+    """The row a request of the lease protocol leaves when it dies mid-way (before this release, deposits too)."""
+    request = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=f"probe-{key}")  # its fingerprint
+    probe = IdempotencyKey.objects.get(owner=api.api_client.owner, key=f"probe-{key}")
+    assert request.status_code == 201
+    now = timezone.now()
+    return IdempotencyKey.objects.create(
+        owner=api.api_client.owner, key=key, fingerprint=probe.fingerprint, method="POST", path=path,
+        lease_token=uuid.uuid4(), locked_until=now + lease_left, created_at=now, expires_at=now + timedelta(days=1),
+    )
+
+
+def test_a_deposit_whose_key_a_dead_request_left_leased_is_in_use_then_taken_over_once_the_lease_ends(api):
+    # given a deposit key held by a request that died under the lease protocol (a rolling deploy)
+    account = open_account(api)
+    path = f"/api/v1/accounts/{account}/deposit"
+    abandoned_lease(api, key="dead", path=path, body={"amount": 2_500}, lease_left=timedelta(seconds=30))
+    funded = balance_of(account)
+
+    # when its twin arrives within the lease, then after it
+    in_use = deposit(api, account, "dead")
+    IdempotencyKey.objects.filter(key="dead").update(locked_until=timezone.now() - timedelta(seconds=1))
+    taken_over = deposit(api, account, "dead")
+
+    # then the first is refused, the second runs once and is stored
+    assert_in_use(in_use)
+    assert taken_over.status_code == 201 and "Idempotent-Replayed" not in taken_over
+    assert balance_of(account) == funded + 2_500
+    row = IdempotencyKey.objects.get(owner=api.api_client.owner, key="dead")
+    assert (row.state, bytes(row.response_body)) == (IdempotencyKey.State.COMPLETED, taken_over.content)
+    assert deposit(api, account, "dead").content == taken_over.content
+    assert balance_of(account) == funded + 2_500
+    assert_ledger_consistent()
+
+
+def test_a_pay_whose_lease_is_taken_over_mid_request_stores_nothing_and_the_retry_pays_once(api, monkeypatch):
+    # given a pay whose lease token changes hands while it calls the provider (what a takeover writes)
+    order = create_order(api, amount=1_200)
+    key = "pay-lease-lost"
+    real_finish = payment_services.payment_attempt_finish
+
+    def finish_after_losing_the_lease(**kwargs):
         IdempotencyKey.objects.filter(owner=api.api_client.owner, key=key).update(
             lease_token=uuid.uuid4(), locked_until=timezone.now() + idempotency.LEASE)
-        return txn
+        return real_finish(**kwargs)
 
-    monkeypatch.setattr(AccountDeposit, "service", staticmethod(deposit_then_lose_the_lease))
+    monkeypatch.setattr(payment_services, "payment_attempt_finish", finish_after_losing_the_lease)
 
     # when it finishes and goes to store its response
-    response = deposit(api, account, key)
+    lost = pay(api, order["id"], key=key, simulate="success")
     monkeypatch.undo()
 
-    # then it is refused and everything it did rolled back: no money, no stored answer
-    assert_in_use(response)
-    assert balance_of(account) == 0
-    assert not Transaction.objects.filter(kind="deposit").exists()
+    # then it is refused and stores nothing
+    assert_in_use(lost)
     assert IdempotencyKey.objects.get(owner=api.api_client.owner, key=key).state == IdempotencyKey.State.IN_PROGRESS
-    # and once that lease has run out, the retry deposits exactly once
+    # and once that lease has run out, the retry resumes the same payment: one charge, one posting
     IdempotencyKey.objects.filter(owner=api.api_client.owner, key=key).update(
         locked_until=timezone.now() - timedelta(seconds=1))
-    retried = deposit(api, account, key)
+    retried = pay(api, order["id"], key=key, simulate="success")
     assert retried.status_code == 201, retried.content
-    assert balance_of(account) == 2_500
-    assert Transaction.objects.filter(kind="deposit").count() == 1
+    assert retried.json()["order"]["status"] == "PAID"
+    assert SimulatedCharge.objects.count() == 1
+    assert len(payment_transactions(order["id"])) == 1
+    row = IdempotencyKey.objects.get(owner=api.api_client.owner, key=key)
+    assert (row.state, bytes(row.response_body)) == (IdempotencyKey.State.COMPLETED, retried.content)
     assert_ledger_consistent()
