@@ -5,6 +5,10 @@ the same buckets always queue instead of deadlocking. Only `BalanceBucket` rows 
 postings reference `Account` rows by foreign key, and locking those would collide with the
 key-share locks every posting insert takes. (SQLite ignores FOR UPDATE: its IMMEDIATE
 transactions serialize writers for the whole database.)
+
+This is the only place Python takes ledger row locks. On PostgreSQL the posting function
+`ledger_post` (migration 0006) takes the same locks in the same order inside the database: one
+bucket per account, `ORDER BY account_id, bucket ... FOR UPDATE`, before it reads a balance.
 """
 
 from collections.abc import Mapping

@@ -5,39 +5,32 @@ built on it, and so are the wallets and payments apps. Every posting names its r
 namespace: `client` for a value the client chose (an idempotency key, a wallet `reference_id`),
 `system` for one our code derived (`payment:<id>`), so a client can never take a system reference.
 
-Deposits, withdrawals and transfers are the generic account operations: they refuse an account
-another app manages (a wallet's account), whose money moves only through that app.
+Deposits, withdrawals and transfers are the generic account operations: they take account ids
+(the lookup happens inside the one posting call), see only `accounts_owner`'s accounts when given,
+and refuse an account another app manages (a wallet's account), whose money moves only through that app.
+
+Posting goes through an engine (`MINTGUARD_LEDGER_ENGINE`): on PostgreSQL the function `ledger_post`
+(`engine_sql`, one round trip), else the ORM (`engine_python`). Both check the same things in the
+same order and answer alike (`ledger.posting`); a differential test keeps them so.
 """
 
 import functools
 import random
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import locks, signals
+from . import engine_python, engine_sql, signals
 from .currencies import currency_exponent
-from .exceptions import (
-    AccountNotFound,
-    BalanceLimitExceeded,
-    CurrencyMismatch,
-    InsufficientFunds,
-    InvalidAmount,
-    InvalidTransaction,
-    ManagedAccount,
-    ReferenceConflict,
-    SelfTransfer,
-    UnbalancedTransaction,
-)
+from .exceptions import AccountNotFound, InvalidAmount, InvalidTransaction, SelfTransfer
 from .models import (
-    BALANCE_LIMIT,
     MAX_AMOUNT,
     SYSTEM_OWNER,
     Account,
@@ -45,45 +38,22 @@ from .models import (
     AccountManagedBy,
     BalanceBucket,
     Direction,
-    Posting,
     ReferenceNamespace,
     Transaction,
-    balance_effect,
+)
+from .posting import (  # noqa: F401 - part of this module's interface
+    SYSTEM_ACCOUNT_KINDS,
+    Entry,
+    Leg,
+    PostingRequest,
+    SystemAccountsMissing,
+    system_account_id,
+    system_account_named,
+    system_accounts_create,
+    system_bucket_count,
 )
 
-# The platform's own accounts, one per currency in use, and the side they are kept on.
-SYSTEM_ACCOUNT_KINDS: dict[str, AccountKind] = {
-    "cash": AccountKind.ASSET,  # money held at banks and the payment provider
-    "treasury": AccountKind.ASSET,  # money received for wallet top-ups
-    "revenue": AccountKind.REVENUE,
-    "seller_payable": AccountKind.LIABILITY,  # owed to sellers for their sales
-    "bonus_expense": AccountKind.EXPENSE,  # marketing bonuses credited to wallets
-    "equity": AccountKind.EQUITY,
-}
-
-# System accounts have ids derived from (name, currency), so any process can name one
-# without a query; the rows themselves are created on first use.
-_SYSTEM_NAMESPACE = uuid.UUID("6d1b7a8e-5c2f-4f0e-9a51-0b7c1e2d3f40")
-_system_ids: dict[UUID, str] = {}  # id -> currency, for the ids this process has named
-
-
-@dataclass(frozen=True)
-class Leg:
-    """One side of a transaction: this account, this direction, this many minor units."""
-
-    account_id: UUID
-    direction: str
-    amount: int
-
-
-def system_account_id(name: str, currency: str) -> UUID:
-    """Return the id of a system account; the row is created when a posting first needs it."""
-    if name not in SYSTEM_ACCOUNT_KINDS:
-        raise ValueError(f"unknown system account {name!r}")
-    currency_exponent(currency)
-    account_id = uuid.uuid5(_SYSTEM_NAMESPACE, f"{name}:{currency}")
-    _system_ids[account_id] = currency
-    return account_id
+ENGINES = ("auto", "python")
 
 
 def joins_transaction(service):
@@ -105,117 +75,91 @@ def joins_transaction(service):
     return atomic_service
 
 
-def system_bucket_count() -> int:
-    """How many balance buckets each system account spreads its postings over."""
-    return settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS
-
-
-def system_accounts_create(*, currencies: Iterable[str]) -> None:
-    """Create every system account of these currencies and its buckets, if missing. Safe under races."""
-    now = timezone.now()
-    accounts = [
-        Account(
-            id=system_account_id(name, currency),
-            name=name,
-            currency=currency,
-            kind=kind,
-            is_system=True,
-            allow_negative=True,
-            created_at=now,
-        )
-        for currency in sorted(set(currencies))
-        for name, kind in SYSTEM_ACCOUNT_KINDS.items()
-    ]
-    # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator simply wins.
-    Account.objects.bulk_create(accounts, ignore_conflicts=True)
-    BalanceBucket.objects.bulk_create(
-        [BalanceBucket(account_id=a.id, bucket=bucket, allow_negative=True)
-         for a in accounts for bucket in range(system_bucket_count())],
-        ignore_conflicts=True,
-    )
-
-
 @joins_transaction
 def account_create(
-    *, owner: str, name: str, currency: str = "USD", managed_by: str = AccountManagedBy.NONE
+    *, owner: str, name: str, currency: str = "USD", managed_by: str = AccountManagedBy.NONE,
+    account_id: UUID | None = None, created_at: datetime | None = None,
 ) -> Account:
     """Open a customer account: a liability of the platform that never goes negative.
 
-    `managed_by` names the app that alone will move it (the wallets app opens its accounts so).
+    `managed_by` names the app that alone will move it (the wallets app opens its accounts so, with
+    the id its wallet row already names).
     """
     currency_exponent(currency)
     if managed_by not in AccountManagedBy.values:
         raise ValueError(f"unknown account manager {managed_by!r}")
     account = Account.objects.create(
-        owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY, allow_negative=False,
-        managed_by=managed_by,
+        id=account_id or uuid.uuid4(), owner=owner, name=name, currency=currency, kind=AccountKind.LIABILITY,
+        allow_negative=False, managed_by=managed_by, created_at=created_at or timezone.now(),
     )
     BalanceBucket.objects.create(account=account, bucket=0, allow_negative=False)
     return account
 
 
-def _validate_legs(legs: Sequence[Leg]) -> None:
-    if len(legs) < 2:
-        raise InvalidTransaction("A transaction needs at least two postings.")
-    for leg in legs:
-        if leg.direction not in Direction.values:
-            raise InvalidTransaction(f"Direction must be DEBIT or CREDIT, not {leg.direction!r}.")
-        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
-            raise InvalidAmount("Amounts are integers in the currency's minor unit.")
-        if not 0 < leg.amount <= MAX_AMOUNT:
-            raise InvalidAmount(f"Amount must be between 1 and {MAX_AMOUNT}, not {leg.amount}.")
+def _validate(entries: Sequence[Entry]) -> None:
+    """Refuse what no engine should see: missing or repeated references, malformed legs."""
+    references = [entry.reference for entry in entries]
+    if not all(references):
+        raise InvalidTransaction("A transaction needs a reference.")
+    if len(set(references)) != len(references):
+        raise InvalidTransaction("Each transaction of a batch needs its own reference.")
+    for entry in entries:
+        if len(entry.legs) < 2:
+            raise InvalidTransaction("A transaction needs at least two postings.")
+        for leg in entry.legs:
+            if leg.direction not in Direction.values:
+                raise InvalidTransaction(f"Direction must be DEBIT or CREDIT, not {leg.direction!r}.")
+            if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+                raise InvalidAmount("Amounts are integers in the currency's minor unit.")
+            if not 0 < leg.amount <= MAX_AMOUNT:
+                raise InvalidAmount(f"Amount must be between 1 and {MAX_AMOUNT}, not {leg.amount}.")
+            if leg.account_id is None and (leg.system not in SYSTEM_ACCOUNT_KINDS
+                                           or all(other.account_id is None for other in entry.legs)):
+                raise ValueError(f"a leg without an account needs a system account name, not {leg.system!r}, "
+                                 "and another leg naming an account by id")
 
 
-def _lock_balances(account_ids: set[UUID]) -> dict[UUID, BalanceBucket]:
-    """Lock one balance bucket per account: bucket 0 of a customer account, a random one of a system account.
+def _request(
+    *, owner: str, namespace: str, entries: Sequence[Entry], accounts_owner: str | None, refuse_managed: bool
+) -> PostingRequest:
+    """Flatten the entries' legs for an engine, each system account's leg with a bucket picked at random.
 
-    Any bucket will do for a system account, which may go negative and so needs no overdraft
-    check across buckets; picking at random lets concurrent transactions on it proceed side by
-    side. Only accounts this process named with `system_account_id` are known to be system
-    accounts; any other is locked in bucket 0, which every account has.
+    Any bucket will do for a system account, which may go negative and so needs no overdraft check
+    across buckets; picking at random lets concurrent transactions on it proceed side by side.
     """
     spread = system_bucket_count()
-    # Not for security: any spread of buckets is correct, an even one is merely faster.
-    buckets = {account_id: random.randrange(spread) if account_id in _system_ids else 0  # noqa: S311  # nosec B311
-               for account_id in account_ids}
-    balances = locks.buckets_for_update(buckets)
-    missing = account_ids - balances.keys()
-    if not missing:
-        return balances
-    unknown = [account_id for account_id in missing if account_id not in _system_ids]
-    if unknown:
-        raise AccountNotFound(f"Account {unknown[0]} does not exist.")
-    system_accounts_create(currencies={_system_ids[account_id] for account_id in missing})
-    return locks.buckets_for_update(buckets)
+    request = PostingRequest(
+        owner=owner, namespace=namespace, entries=entries, accounts_owner=accounts_owner,
+        refuse_managed=refuse_managed, leg_entries=[], leg_accounts=[], leg_systems=[], leg_currencies=[],
+        leg_directions=[], leg_amounts=[], leg_buckets=[],
+    )
+    for number, entry in enumerate(entries):
+        for leg in entry.legs:
+            # An id our code named with `system_account_id` becomes a system leg (created on first
+            # use); an id a client named on a generic route stays an id, so a client who names cash
+            # finds no account rather than moving it.
+            named = None if refuse_managed else system_account_named(leg.account_id)
+            system, currency = (leg.system, None) if leg.account_id is None else (named or (None, None))
+            request.leg_entries.append(number)
+            request.leg_accounts.append(None if system else leg.account_id)
+            request.leg_systems.append(system)
+            request.leg_currencies.append(currency)
+            request.leg_directions.append(leg.direction)
+            request.leg_amounts.append(leg.amount)
+            # Not for security: any spread of buckets is correct, an even one is merely faster.
+            request.leg_buckets.append(random.randrange(spread) if system else 0)  # noqa: S311  # nosec B311
+    return request
 
 
-def _check_balanced(legs: Sequence[Leg], balances: dict[UUID, BalanceBucket]) -> None:
-    net: dict[str, int] = defaultdict(int)
-    for leg in legs:
-        currency = balances[leg.account_id].account.currency
-        net[currency] += leg.amount if leg.direction == Direction.DEBIT else -leg.amount
-    unbalanced = {currency: total for currency, total in net.items() if total}
-    if unbalanced:
-        currencies = ", ".join(sorted(unbalanced))
-        if len(net) > 1:
-            raise CurrencyMismatch(f"Postings mix currencies ({', '.join(sorted(net))}) and do not balance.")
-        raise UnbalancedTransaction(f"Debits and credits differ in {currencies}.")
-
-
-def _same_legs(existing: Transaction, legs: Sequence[Leg]) -> bool:
-    stored = sorted((p.account_id, p.direction, p.amount) for p in existing.postings.all())
-    return stored == sorted((leg.account_id, leg.direction, leg.amount) for leg in legs)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One transaction to post: its reference, kind and legs."""
-
-    reference: str
-    kind: str
-    legs: Sequence[Leg]
-    description: str = ""
-    metadata: dict | None = None
+def _engine():
+    """The posting engine: the SQL function on PostgreSQL unless MINTGUARD_LEDGER_ENGINE says "python"."""
+    choice = settings.MINTGUARD_LEDGER_ENGINE
+    if choice not in ENGINES:
+        raise ImproperlyConfigured(f"MINTGUARD_LEDGER_ENGINE must be one of {', '.join(ENGINES)}, not {choice!r}.")
+    db = router.db_for_write(Transaction)
+    if choice == "auto" and connections[db].vendor == "postgresql":
+        return engine_sql, db
+    return engine_python, db
 
 
 def transaction_post(
@@ -238,7 +182,6 @@ def transaction_post(
     return transactions_post(namespace=namespace, owner=owner, entries=[entry])[0]
 
 
-@joins_transaction
 def transactions_post(*, namespace: str, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
     """Post several balanced transactions all-or-nothing, under one set of locks.
 
@@ -246,216 +189,122 @@ def transactions_post(*, namespace: str, owner: str = SYSTEM_OWNER, entries: Seq
     references were all posted before (in this owner's `namespace`) with the same legs returns the
     originals; any other reuse of a reference raises ReferenceConflict.
     """
-    if namespace not in ReferenceNamespace.values:
-        raise ValueError(f"unknown reference namespace {namespace!r}")
     return _post(owner=owner, namespace=namespace, entries=entries)
 
 
-def _existing(owner: str, namespace: str, entries: Sequence[Entry]) -> list[Transaction] | None:
-    """The transactions already posted under these references, or None if none was."""
-    references = [entry.reference for entry in entries]
-    if len(set(references)) != len(references):
-        raise InvalidTransaction("Each transaction of a batch needs its own reference.")
-    posted = Transaction.objects.filter(owner=owner, namespace=namespace, reference__in=references)
-    found = {t.reference: t for t in posted}
-    if not found:
-        return None
-    for entry in entries:
-        if entry.reference not in found or not _same_legs(found[entry.reference], entry.legs):
-            raise ReferenceConflict(f"Reference {entry.reference!r} was already used for a different transaction.")
-    return [found[reference] for reference in references]
-
-
-def _post(*, owner: str, namespace: str, entries: Sequence[Entry]) -> list[Transaction]:
-    for entry in entries:
-        if not entry.reference:
-            raise InvalidTransaction("A transaction needs a reference.")
-        _validate_legs(entry.legs)
-    balances = _lock_balances({leg.account_id for entry in entries for leg in entry.legs})
-    for entry in entries:
-        _check_balanced(entry.legs, balances)
-
-    # Checked under the balance locks: a concurrent twin on the same accounts has committed.
-    existing = _existing(owner, namespace, entries)
-    if existing is not None:
-        return existing
-
-    opening = {account_id: row.balance for account_id, row in balances.items()}
-    requested: dict[UUID, int] = defaultdict(int)
-    now = timezone.now()
-    transactions, postings = [], []
-    for entry in entries:
-        txn = Transaction(owner=owner, namespace=namespace, reference=entry.reference, kind=entry.kind,
-                          description=entry.description, metadata=entry.metadata or {}, created_at=now)
-        txn_postings = [_apply(txn, leg, balances, opening, requested) for leg in entry.legs]
-        # Callers read txn.postings.all() to render the result: serve it from what is written here.
-        txn._prefetched_objects_cache = {"postings": _PostedLegs.of(txn, txn_postings)}
-        transactions.append(txn)
-        postings.extend(txn_postings)
-
+@joins_transaction
+def _post(
+    *, owner: str, namespace: str, entries: Sequence[Entry], accounts_owner: str | None = None,
+    refuse_managed: bool = False,
+) -> list[Transaction]:
+    if namespace not in ReferenceNamespace.values:
+        raise ValueError(f"unknown reference namespace {namespace!r}")
+    _validate(entries)
+    request = _request(owner=owner, namespace=namespace, entries=entries, accounts_owner=accounts_owner,
+                       refuse_managed=refuse_managed)
+    engine, db = _engine()
     try:
-        Transaction.objects.bulk_create(transactions)
-    except IntegrityError as exc:
-        # Only possible when a twin with the same reference but other accounts raced us.
-        raise ReferenceConflict("A reference is being used by another transaction at this moment.") from exc
-    Posting.objects.bulk_create(postings)
-    BalanceBucket.objects.bulk_update(balances.values(), ["balance", "last_entry_number"], batch_size=500)
+        posted = engine.post(request, db=db)
+    except SystemAccountsMissing as missing:
+        # First use of a currency, or of a raised bucket count: nothing was written or locked yet.
+        system_accounts_create(currencies=missing.currencies)
+        posted = engine.post(request, db=db)
     # After commit: an outer transaction (an idempotent API request) may still roll this back.
-    for txn in transactions:
-        transaction.on_commit(
-            lambda txn=txn: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn), robust=True
-        )
-    return transactions
-
-
-class _PostedLegs(QuerySet):
-    """A transaction's postings as `_post` just wrote them, for `txn.postings.all()`.
-
-    Filtering by transaction up front costs ~45 us, more than posting a leg, and a batch posts
-    a thousand transactions; so the filter is built only when something is chained on the
-    postings (select_related, filter...), which drops the cache and must query that
-    transaction's postings, never the whole table.
-    """
-
-    @classmethod
-    def of(cls, txn: Transaction, postings: list[Posting]) -> "_PostedLegs":
-        legs = cls(model=Posting)
-        legs._result_cache, legs._prefetch_done, legs._transaction_id = postings, True, txn.pk
-        return legs
-
-    def _clone(self):
-        return Posting.objects.filter(transaction_id=self._transaction_id)._clone()
-
-
-def _apply(txn: Transaction, leg: Leg, balances: dict[UUID, BalanceBucket], opening: dict, requested: dict) -> Posting:
-    """Move one balance by one leg, refusing an overdraft or a balance past the limit."""
-    row = balances[leg.account_id]
-    account = row.account
-    change = balance_effect(debit_normal=account.debit_normal, direction=leg.direction, amount=leg.amount)
-    if change < 0:
-        requested[account.id] -= change
-    row.balance += change
-    row.last_entry_number += 1
-    if row.balance < 0 and not row.allow_negative:
-        raise InsufficientFunds(
-            f"Account {account.id} has {opening[account.id]} {account.currency} available, "
-            f"{requested[account.id]} requested.",
-            account_id=str(account.id),
-            available=opening[account.id],
-            requested=requested[account.id],
-        )
-    if abs(row.balance) > BALANCE_LIMIT:
-        raise BalanceLimitExceeded(f"Account {account.id} would pass the balance limit of {BALANCE_LIMIT}.")
-    return Posting(
-        transaction=txn,
-        account_id=account.id,
-        direction=leg.direction,
-        amount=leg.amount,
-        currency=account.currency,
-        bucket=row.bucket,
-        entry_number=row.last_entry_number,
-        balance_after=row.balance,
-    )
-
-
-def _refuse_managed(*accounts: Account) -> None:
-    """Refuse an account another app manages: only that app moves its money.
-
-    The one place the rule lives: the deposit, withdrawal and transfer services (every generic
-    account route, and the dashboard should it ever move money) call it; the managing app posts
-    through `transaction_post`. "wallet" is the only manager, so the refusal names its routes.
-    """
-    for account in accounts:
-        if account.managed_by:
-            raise ManagedAccount(
-                f"Account {account.id} is a wallet's account: move its money through the wallet routes "
-                "(/api/v1/wallets/), not the account routes.",
-                account_id=str(account.id),
+    for txn, posted_before in posted:
+        if not posted_before:
+            transaction.on_commit(
+                lambda txn=txn: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn),
+                using=db, robust=True,
             )
+    return [txn for txn, _ in posted]
+
+
+def _account_uuid(account_id) -> UUID:
+    """An account id as given (a UUID or its text), or AccountNotFound: an id that cannot exist does not."""
+    if isinstance(account_id, UUID):
+        return account_id
+    try:
+        return UUID(str(account_id))
+    except ValueError:
+        raise AccountNotFound(f"Account {account_id} does not exist.") from None
+
+
+def _account_movement(
+    *, kind: str, account_id, amount: int, reference: str, owner: str, description: str,
+    accounts_owner: str | None, debit_account: bool,
+) -> Transaction:
+    account = Leg(_account_uuid(account_id), Direction.DEBIT if debit_account else Direction.CREDIT, amount)
+    cash = Leg(None, Direction.CREDIT if debit_account else Direction.DEBIT, amount, system="cash")
+    entry = Entry(reference=reference, kind=kind, description=description,
+                  legs=[account, cash] if debit_account else [cash, account])
+    return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[entry], accounts_owner=accounts_owner,
+                 refuse_managed=True)[0]
 
 
 def deposit(
-    *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
+    *, account_id, amount: int, reference: str, owner: str, description: str = "", accounts_owner: str | None = None
 ) -> Transaction:
-    """Credit a customer account with money received in cash: DR cash / CR account. `reference` is the client's."""
-    _refuse_managed(account)
-    return transaction_post(
-        namespace=ReferenceNamespace.CLIENT,
-        owner=owner,
-        reference=reference,
-        kind="deposit",
-        description=description,
-        legs=[
-            Leg(system_account_id("cash", account.currency), Direction.DEBIT, amount),
-            Leg(account.id, Direction.CREDIT, amount),
-        ],
-    )
+    """Credit a customer account with money received in cash: DR cash / CR account. `reference` is the client's.
+
+    `accounts_owner`: when given, an account of any other owner (or a system account) does not exist.
+    Refuses an account another app manages (a wallet's): only that app moves its money.
+    """
+    return _account_movement(kind="deposit", account_id=account_id, amount=amount, reference=reference, owner=owner,
+                             description=description, accounts_owner=accounts_owner, debit_account=False)
 
 
 def withdraw(
-    *, account: Account, amount: int, reference: str, owner: str = SYSTEM_OWNER, description: str = ""
+    *, account_id, amount: int, reference: str, owner: str, description: str = "", accounts_owner: str | None = None
 ) -> Transaction:
-    """Pay money out of a customer account: DR account / CR cash. `reference` is the client's."""
-    _refuse_managed(account)
-    return transaction_post(
-        namespace=ReferenceNamespace.CLIENT,
-        owner=owner,
-        reference=reference,
-        kind="withdrawal",
-        description=description,
-        legs=[
-            Leg(account.id, Direction.DEBIT, amount),
-            Leg(system_account_id("cash", account.currency), Direction.CREDIT, amount),
-        ],
-    )
-
-
-def _transfer_legs(source: Account, destination: Account, amount: int) -> list[Leg]:
-    _refuse_managed(source, destination)
-    if source.id == destination.id:
-        raise SelfTransfer("Source and destination must be different accounts.")
-    if source.currency != destination.currency:
-        raise CurrencyMismatch(
-            f"Source is in {source.currency} and destination in {destination.currency}; "
-            "a transfer stays in one currency."
-        )
-    return [Leg(source.id, Direction.DEBIT, amount), Leg(destination.id, Direction.CREDIT, amount)]
-
-
-def transfer_create(
-    *,
-    source: Account,
-    destination: Account,
-    amount: int,
-    reference: str,
-    owner: str = SYSTEM_OWNER,
-    description: str = "",
-) -> Transaction:
-    """Move money between two accounts of one currency: DR source / CR destination. `reference` is the client's."""
-    return transaction_post(
-        namespace=ReferenceNamespace.CLIENT, owner=owner, reference=reference, kind="transfer", description=description,
-        legs=_transfer_legs(source, destination, amount),
-    )
+    """Pay money out of a customer account: DR account / CR cash. As `deposit` otherwise."""
+    return _account_movement(kind="withdrawal", account_id=account_id, amount=amount, reference=reference, owner=owner,
+                             description=description, accounts_owner=accounts_owner, debit_account=True)
 
 
 @dataclass(frozen=True)
 class TransferOrder:
-    source: Account
-    destination: Account
+    source_id: UUID | str
+    destination_id: UUID | str
     amount: int
     description: str = ""
 
 
+def _transfer_entry(order: TransferOrder, reference: str) -> Entry:
+    source, destination = _account_uuid(order.source_id), _account_uuid(order.destination_id)
+    if source == destination:
+        raise SelfTransfer("Source and destination must be different accounts.")
+    # A transfer stays in one currency: an engine refuses one between currencies with the
+    # transfer's own message (`posting.refusal_error`), as it knows the currencies.
+    return Entry(reference=reference, kind="transfer", description=order.description,
+                 legs=[Leg(source, Direction.DEBIT, order.amount), Leg(destination, Direction.CREDIT, order.amount)])
+
+
+def transfer_create(
+    *,
+    source_id,
+    destination_id,
+    amount: int,
+    reference: str,
+    owner: str,
+    description: str = "",
+    accounts_owner: str | None = None,
+) -> Transaction:
+    """Move money between two accounts of one currency: DR source / CR destination. `reference` is the client's.
+
+    `accounts_owner` and managed accounts as for `deposit`.
+    """
+    order = TransferOrder(source_id, destination_id, amount, description)
+    return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[_transfer_entry(order, reference)],
+                 accounts_owner=accounts_owner, refuse_managed=True)[0]
+
+
 def transfers_create(
-    *, transfers: Sequence[TransferOrder], reference: str, owner: str = SYSTEM_OWNER
+    *, transfers: Sequence[TransferOrder], reference: str, owner: str, accounts_owner: str | None = None
 ) -> list[Transaction]:
-    """Post a batch of transfers all-or-nothing, locks taken once in pk order.
+    """Post a batch of transfers all-or-nothing, locks taken once in (account, bucket) order.
 
     Transfer i of the batch has reference `{reference}:{i}`, in the client's namespace like any other.
     """
-    entries = [
-        Entry(reference=f"{reference}:{number}", kind="transfer", description=order.description,
-              legs=_transfer_legs(order.source, order.destination, order.amount))
-        for number, order in enumerate(transfers)
-    ]
-    return transactions_post(namespace=ReferenceNamespace.CLIENT, owner=owner, entries=entries)
+    entries = [_transfer_entry(order, f"{reference}:{number}") for number, order in enumerate(transfers)]
+    return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=entries, accounts_owner=accounts_owner,
+                 refuse_managed=True)

@@ -4,7 +4,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import selectors, services
-from ledger.exceptions import SelfTransfer
 from ledger.models import Direction, Posting, Transaction
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
@@ -77,12 +76,12 @@ class _AccountMovement(APIView):
 
     def post(self, request, account_id):
         data = validated(s.MoneyMovementSerializer, request.data)
-        account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
+        # The posting finds the account (404 if it is not the client's) and returns it with its balance.
         txn = type(self).service(
-            account=account, amount=data["amount"], description=data["description"],
-            reference=request.idempotency_key, owner=request_owner(request),
+            account_id=account_id, amount=data["amount"], description=data["description"],
+            reference=request.idempotency_key, owner=request_owner(request), accounts_owner=visible_owner(request),
         )
-        account = selectors.account_get(account_id=account.id)
+        account = next(p.account for p in txn.postings.all() if str(p.account_id) == str(account_id))
         body = {
             "transaction_id": txn.id, "type": self.kind, "amount": data["amount"], "currency": account.currency,
             "description": txn.description, "created_at": txn.created_at, "account": account,
@@ -142,15 +141,11 @@ class TransferCreate(APIView):
     @idempotent()
     def post(self, request):
         data = validated(s.TransferCreateSerializer, request.data)
-        owner = visible_owner(request)
-        if data["source_account_id"] == data["destination_account_id"]:
-            raise SelfTransfer("Source and destination must be different accounts.")
-        ids = [data["source_account_id"], data["destination_account_id"]]
-        accounts = selectors.accounts_get(account_ids=ids, owner=owner)
-        source, destination = accounts[ids[0]], accounts[ids[1]]
+        # One call finds both accounts (404 unless they are the client's), checks and posts.
         txn = services.transfer_create(
-            source=source, destination=destination, amount=data["amount"], description=data["description"],
-            reference=request.idempotency_key, owner=request_owner(request),
+            source_id=data["source_account_id"], destination_id=data["destination_account_id"],
+            amount=data["amount"], description=data["description"], reference=request.idempotency_key,
+            owner=request_owner(request), accounts_owner=visible_owner(request),
         )
         return Response(transfer_body(txn), status=201)
 
@@ -164,19 +159,14 @@ class TransferBatchCreate(APIView):
     @idempotent()
     def post(self, request):
         orders = validated(s.TransferBatchCreateSerializer, request.data)["transfers"]
-        account_ids = list(dict.fromkeys(
-            account_id for order in orders
-            for account_id in (order["source_account_id"], order["destination_account_id"])
-        ))
-        accounts = selectors.accounts_get(account_ids=account_ids, owner=visible_owner(request))
         transactions = services.transfers_create(
             transfers=[
-                services.TransferOrder(source=accounts[order["source_account_id"]],
-                                       destination=accounts[order["destination_account_id"]],
+                services.TransferOrder(source_id=order["source_account_id"],
+                                       destination_id=order["destination_account_id"],
                                        amount=order["amount"], description=order["description"])
                 for order in orders
             ],
-            reference=request.idempotency_key, owner=request_owner(request),
+            reference=request.idempotency_key, owner=request_owner(request), accounts_owner=visible_owner(request),
         )
         return Response({"count": len(transactions), "transfers": [transfer_body(t) for t in transactions]},
                         status=201)

@@ -68,7 +68,7 @@ def test_statement_walk_while_another_thread_writes_never_skips_or_repeats(api):
     target = account_get(account_id=account)
     owner = api.api_client.owner
     for n in range(500):
-        deposit(account=target, amount=n + 1, reference=f"pre-{n}", owner=owner)
+        deposit(account_id=target.id, amount=n + 1, reference=f"pre-{n}", owner=owner)
 
     stop = threading.Event()
     written = []
@@ -79,7 +79,7 @@ def test_statement_walk_while_another_thread_writes_never_skips_or_repeats(api):
         try:
             n = 0
             while not stop.is_set() and n < 400:
-                deposit(account=target, amount=1, reference=f"live-{n}", owner=owner)
+                deposit(account_id=target.id, amount=1, reference=f"live-{n}", owner=owner)
                 written.append(n)
                 n += 1
         finally:

@@ -18,5 +18,5 @@ class AccountFactory(factory.Factory):
     def _create(cls, model_class, *, owner, name, currency, balance=0):
         account = account_create(owner=owner, name=name, currency=currency)
         if balance:
-            deposit(account=account, amount=balance, reference=f"fund:{account.id}", owner=owner)
+            deposit(account_id=account.id, amount=balance, reference=f"fund:{account.id}", owner=owner)
         return account

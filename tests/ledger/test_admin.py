@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def funded():
     alice = AccountFactory(name="Alice Admin", balance=1_234)
-    txn = deposit(account=alice, amount=66, reference="admin-dep", owner="client-a")
+    txn = deposit(account_id=alice.id, amount=66, reference="admin-dep", owner="client-a")
     return alice, txn
 
 

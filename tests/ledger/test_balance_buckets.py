@@ -20,6 +20,8 @@ from ..concurrency import run_concurrently
 from .factories import AccountFactory
 from .invariants import assert_ledger_consistent
 
+pytestmark = pytest.mark.usefixtures("ledger_engine")
+
 
 @pytest.fixture
 def buckets(settings, monkeypatch):
@@ -38,7 +40,7 @@ def test_postings_to_a_system_account_spread_over_its_buckets_and_each_bucket_ch
     alice, bob = AccountFactory(), AccountFactory()
     amounts = [100 + n for n in range(40)]
     for n, amount in enumerate(amounts):
-        deposit(account=alice if n % 2 else bob, amount=amount, reference=f"d-{n}", owner="client-a")
+        deposit(account_id=(alice if n % 2 else bob).id, amount=amount, reference=f"d-{n}", owner="client-a")
 
     cash = cash_usd()
     assert cash.balance == sum(amounts)  # cash is debit-normal: deposits raise it
@@ -75,10 +77,10 @@ def test_a_customer_account_cannot_have_a_second_bucket():
 @pytest.mark.django_db
 def test_raising_the_bucket_count_adds_buckets_on_first_use(buckets, settings):
     alice = AccountFactory()
-    deposit(account=alice, amount=10, reference="before", owner="client-a")
+    deposit(account_id=alice.id, amount=10, reference="before", owner="client-a")
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = 9
     for n in range(30):
-        deposit(account=alice, amount=1, reference=f"after-{n}", owner="client-a")
+        deposit(account_id=alice.id, amount=1, reference=f"after-{n}", owner="client-a")
 
     assert BalanceBucket.objects.filter(account_id=system_account_id("cash", "USD")).count() == 9
     assert cash_usd().balance == 40
@@ -89,7 +91,7 @@ def test_raising_the_bucket_count_adds_buckets_on_first_use(buckets, settings):
 def test_a_system_account_statement_pages_through_every_bucket_without_skip_or_repeat(buckets):
     alice = AccountFactory()
     for n in range(45):
-        deposit(account=alice, amount=n + 1, reference=f"first-{n}", owner="client-a")
+        deposit(account_id=alice.id, amount=n + 1, reference=f"first-{n}", owner="client-a")
     before_walk = set(Posting.objects.filter(account_id=system_account_id("cash", "USD")).values_list("pk", flat=True))
 
     seen, position, pages = [], None, 0
@@ -99,7 +101,7 @@ def test_a_system_account_statement_pages_through_every_bucket_without_skip_or_r
         pages += 1
         # postings keep arriving while the walk goes on
         for n in range(3):
-            deposit(account=alice, amount=1, reference=f"during-{pages}-{n}", owner="client-a")
+            deposit(account_id=alice.id, amount=1, reference=f"during-{pages}-{n}", owner="client-a")
         if position is None:
             break
         assert len(position) == 4
@@ -117,7 +119,7 @@ def test_a_system_account_statement_pages_through_every_bucket_without_skip_or_r
 
 @pytest.mark.django_db
 def test_a_statement_position_of_another_shape_is_refused(buckets):
-    deposit(account=AccountFactory(), amount=5, reference="d", owner="client-a")
+    deposit(account_id=AccountFactory().id, amount=5, reference="d", owner="client-a")
     with pytest.raises(InvalidStatementPosition):
         selectors.statement_page(account=cash_usd(), limit=5, before=[3, 3, 3, 3, 3])
     with pytest.raises(InvalidStatementPosition):
@@ -128,7 +130,7 @@ def test_a_statement_position_of_another_shape_is_refused(buckets):
 def test_reconciliation_names_the_bucket_that_drifted(buckets):
     alice = AccountFactory()
     for n in range(12):
-        deposit(account=alice, amount=10, reference=f"d-{n}", owner="client-a")
+        deposit(account_id=alice.id, amount=10, reference=f"d-{n}", owner="client-a")
     cash = system_account_id("cash", "USD")
     BalanceBucket.objects.filter(account_id=cash, bucket=2).update(balance=-1)  # raw damage, as a bad script would
 
@@ -142,7 +144,7 @@ def test_reconciliation_names_the_bucket_that_drifted(buckets):
 @pytest.mark.django_db
 def test_reconciliation_finds_postings_booked_to_a_bucket_that_does_not_exist():
     alice, bob = AccountFactory(balance=50), AccountFactory()
-    services.transfer_create(source=alice, destination=bob, amount=5, reference="t", owner="client-a")
+    services.transfer_create(source_id=alice.id, destination_id=bob.id, amount=5, reference="t", owner="client-a")
     # As a bad migration could: move bob's posting to bucket 3, which a customer account never has.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -162,7 +164,7 @@ def test_concurrent_deposits_all_crediting_cash_conserve_money(buckets):
     calls = [(accounts[n % 8], n % 50 + 1, f"hot-{n}") for n in range(400)]
 
     results = run_concurrently(
-        lambda account, amount, reference: deposit(account=account, amount=amount, reference=reference,
+        lambda account, amount, reference: deposit(account_id=account.id, amount=amount, reference=reference,
                                                    owner="client-a"),
         calls, workers=8,
     )
@@ -178,7 +180,7 @@ def _deposit_holding_the_lock(account, held, release):
     """Deposit, then keep the transaction (and its bucket lock on cash) open until released."""
     try:
         with transaction.atomic():
-            deposit(account=account, amount=1, reference="held", owner="client-a")
+            deposit(account_id=account.id, amount=1, reference="held", owner="client-a")
             held.set()
             release.wait(10)
     finally:
@@ -199,7 +201,7 @@ def _deposit_while_cash_is_locked(settings, monkeypatch, *, buckets: int) -> Non
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '1s'")
-            deposit(account=bob, amount=1, reference="beside", owner="client-a")
+            deposit(account_id=bob.id, amount=1, reference="beside", owner="client-a")
     finally:
         release.set()
         holder.join(10)

@@ -16,7 +16,7 @@ from ..concurrency import run_concurrently
 from .factories import AccountFactory
 from .invariants import assert_ledger_consistent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ledger_engine")]
 
 ACCOUNTS, OPENING, THREADS, TRANSFERS = 10, 1_000, 8, 1_600
 
@@ -32,7 +32,7 @@ def test_random_concurrent_transfers_conserve_money_and_never_overdraw():
 
     def transfer(source: Account, destination: Account, amount: int, reference: str):
         return transfer_create(
-            source=source, destination=destination, amount=amount, reference=reference, owner="client-a"
+            source_id=source.id, destination_id=destination.id, amount=amount, reference=reference, owner="client-a"
         )
 
     # when eight threads run 1,600 random transfers, some of them overdrafts

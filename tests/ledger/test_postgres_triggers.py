@@ -35,7 +35,7 @@ def insert_raw_transaction(legs: list[tuple[uuid.UUID, str, int, int]]) -> uuid.
 def test_raw_unbalanced_transaction_fails_at_commit():
     alice = AccountFactory()
     cash = system_account_id("cash", "USD")
-    deposit(account=alice, amount=1, reference="create-cash", owner="client-a")  # cash row exists
+    deposit(account_id=alice.id, amount=1, reference="create-cash", owner="client-a")  # cash row exists
 
     with pytest.raises(DatabaseError, match="does not balance"):
         with transaction.atomic():

@@ -27,7 +27,7 @@ from ledger.services import (
 from .factories import AccountFactory
 from .invariants import assert_ledger_consistent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_engine")]
 
 D, C = Direction.DEBIT, Direction.CREDIT
 CLIENT = ReferenceNamespace.CLIENT
@@ -40,7 +40,7 @@ def balance(account: Account) -> int:
 def test_deposit_posts_balanced_double_entry_against_cash():
     alice = AccountFactory()
 
-    txn = deposit(account=alice, amount=1_000, reference="dep-1", owner="client-a")
+    txn = deposit(account_id=alice.id, amount=1_000, reference="dep-1", owner="client-a")
 
     postings = {p.account_id: p for p in txn.postings.all()}
     cash = system_account_id("cash", "USD")
@@ -55,7 +55,7 @@ def test_deposit_posts_balanced_double_entry_against_cash():
 def test_transfer_moves_money_and_conserves_the_total():
     alice, bob = AccountFactory(balance=5_000), AccountFactory(balance=1_000)
 
-    txn = transfer_create(source=alice, destination=bob, amount=1_200, reference="t-1", owner="client-a")
+    txn = transfer_create(source_id=alice.id, destination_id=bob.id, amount=1_200, reference="t-1", owner="client-a")
 
     assert sorted((p.direction, p.amount) for p in txn.postings.all()) == [(C, 1_200), (D, 1_200)]
     assert (balance(alice), balance(bob)) == (3_800, 2_200)
@@ -67,7 +67,7 @@ def test_withdraw_beyond_balance_is_insufficient_funds_and_leaves_no_rows():
     rows_before = (Transaction.objects.count(), Posting.objects.count())
 
     with pytest.raises(InsufficientFunds) as error:
-        withdraw(account=alice, amount=5_000, reference="w-1", owner="client-a")
+        withdraw(account_id=alice.id, amount=5_000, reference="w-1", owner="client-a")
 
     assert error.value.code == "insufficient_funds"
     assert f"Account {alice.id} has 1200 USD available, 5000 requested." == error.value.detail
@@ -97,7 +97,7 @@ def test_single_posting_is_rejected():
 def test_amount_that_is_not_a_positive_integer_within_limit_is_rejected(amount):
     alice = AccountFactory()
     with pytest.raises(InvalidAmount):
-        deposit(account=alice, amount=amount, reference="x", owner="client-a")
+        deposit(account_id=alice.id, amount=amount, reference="x", owner="client-a")
     assert Posting.objects.count() == 0
 
 
@@ -106,7 +106,7 @@ def test_transfer_between_currencies_is_currency_mismatch():
     postings_before = Posting.objects.count()
 
     with pytest.raises(CurrencyMismatch):
-        transfer_create(source=dollars, destination=yen, amount=100, reference="fx", owner="client-a")
+        transfer_create(source_id=dollars.id, destination_id=yen.id, amount=100, reference="fx", owner="client-a")
     with pytest.raises(CurrencyMismatch):
         transaction_post(namespace=CLIENT, reference="fx2", kind="test",
                          legs=[Leg(dollars.id, D, 100), Leg(yen.id, C, 100)])
@@ -117,14 +117,14 @@ def test_transfer_between_currencies_is_currency_mismatch():
 def test_self_transfer_is_rejected():
     alice = AccountFactory(balance=100)
     with pytest.raises(SelfTransfer):
-        transfer_create(source=alice, destination=alice, amount=10, reference="self", owner="client-a")
+        transfer_create(source_id=alice.id, destination_id=alice.id, amount=10, reference="self", owner="client-a")
 
 
 def test_same_reference_and_same_postings_returns_the_original_transaction():
     alice = AccountFactory()
-    first = deposit(account=alice, amount=700, reference="dep-x", owner="client-a")
+    first = deposit(account_id=alice.id, amount=700, reference="dep-x", owner="client-a")
 
-    again = deposit(account=alice, amount=700, reference="dep-x", owner="client-a")
+    again = deposit(account_id=alice.id, amount=700, reference="dep-x", owner="client-a")
 
     assert again.pk == first.pk
     assert Transaction.objects.filter(reference="dep-x").count() == 1
@@ -133,10 +133,10 @@ def test_same_reference_and_same_postings_returns_the_original_transaction():
 
 def test_same_reference_with_other_postings_is_a_conflict():
     alice = AccountFactory()
-    deposit(account=alice, amount=700, reference="dep-y", owner="client-a")
+    deposit(account_id=alice.id, amount=700, reference="dep-y", owner="client-a")
 
     with pytest.raises(ReferenceConflict):
-        deposit(account=alice, amount=701, reference="dep-y", owner="client-a")
+        deposit(account_id=alice.id, amount=701, reference="dep-y", owner="client-a")
 
     assert balance(alice) == 700
 
@@ -144,8 +144,8 @@ def test_same_reference_with_other_postings_is_a_conflict():
 def test_references_are_scoped_per_owner():
     alice = AccountFactory(owner="client-a")
     bob = AccountFactory(owner="client-b")
-    deposit(account=alice, amount=1, reference="same", owner="client-a")
-    deposit(account=bob, amount=2, reference="same", owner="client-b")
+    deposit(account_id=alice.id, amount=1, reference="same", owner="client-a")
+    deposit(account_id=bob.id, amount=2, reference="same", owner="client-b")
     assert Transaction.objects.filter(reference="same").count() == 2
 
 
@@ -154,7 +154,7 @@ def test_balance_limit_is_enforced():
     BalanceBucket.objects.filter(account=alice).update(balance=BALANCE_LIMIT - 5)
 
     with pytest.raises(BalanceLimitExceeded):
-        deposit(account=alice, amount=6, reference="too-much", owner="client-a")
+        deposit(account_id=alice.id, amount=6, reference="too-much", owner="client-a")
     assert balance(alice) == BALANCE_LIMIT - 5
 
 
@@ -172,8 +172,8 @@ def test_unknown_currency_is_rejected_and_custom_assets_have_their_exponent():
 
 def test_system_accounts_are_created_on_first_use_once_per_currency():
     gold = AccountFactory(currency="GOLD")
-    deposit(account=gold, amount=5, reference="g1", owner="client-a")
-    deposit(account=gold, amount=5, reference="g2", owner="client-a")
+    deposit(account_id=gold.id, amount=5, reference="g1", owner="client-a")
+    deposit(account_id=gold.id, amount=5, reference="g2", owner="client-a")
 
     system = Account.objects.filter(is_system=True, currency="GOLD")
     assert sorted(system.values_list("name", flat=True)) == sorted(
@@ -186,8 +186,8 @@ def test_system_accounts_are_created_on_first_use_once_per_currency():
 def test_entry_numbers_and_balance_after_chain_per_account():
     alice, bob = AccountFactory(balance=1_000), AccountFactory()
     for n in range(5):
-        transfer_create(source=alice, destination=bob, amount=100, reference=f"chain-{n}", owner="client-a")
-    withdraw(account=bob, amount=50, reference="w", owner="client-a")
+        transfer_create(source_id=alice.id, destination_id=bob.id, amount=100, reference=f"chain-{n}", owner="client-a")
+    withdraw(account_id=bob.id, amount=50, reference="w", owner="client-a")
 
     statement, position = selectors.statement_page(account=bob, limit=10)
     assert position is None
@@ -201,7 +201,7 @@ def test_entry_numbers_and_balance_after_chain_per_account():
 
 def test_a_posted_transactions_postings_are_its_own_whether_read_or_queried():
     alice, bob = AccountFactory(balance=100), AccountFactory()
-    txn = transfer_create(source=alice, destination=bob, amount=30, reference="t", owner="client-a")
+    txn = transfer_create(source_id=alice.id, destination_id=bob.id, amount=30, reference="t", owner="client-a")
 
     # served from memory, as posted
     assert sorted((p.account_id, p.direction, p.amount) for p in txn.postings.all()) == sorted(

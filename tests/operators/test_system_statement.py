@@ -17,7 +17,7 @@ def test_the_cash_statement_pages_through_all_its_buckets_once(viewer, settings)
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = 3
     account = account_create(owner="client-a", name="Payer", currency="USD")
     for n in range(120):
-        deposit(account=account, amount=n + 1, reference=f"dep-{n}", owner="client-a")
+        deposit(account_id=account.id, amount=n + 1, reference=f"dep-{n}", owner="client-a")
     cash = system_account_id("cash", "USD")
     expected = {str(t) for t in Posting.objects.filter(account_id=cash).values_list("transaction_id", flat=True)}
 
@@ -39,7 +39,7 @@ def test_a_cursor_issued_before_a_bucket_was_added_still_pages_on(viewer, settin
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = 2
     account = account_create(owner="client-a", name="Payer", currency="USD")
     for n in range(60):
-        deposit(account=account, amount=1, reference=f"dep-{n}", owner="client-a")
+        deposit(account_id=account.id, amount=1, reference=f"dep-{n}", owner="client-a")
     cash = system_account_id("cash", "USD")
     first = viewer.get(f"/ledger/accounts/{cash}/").content.decode()
     cursor = html.unescape(NEXT_PAGE.search(first).group(1))
@@ -47,7 +47,7 @@ def test_a_cursor_issued_before_a_bucket_was_added_still_pages_on(viewer, settin
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = 3
     system_accounts_create(currencies=["USD"])  # bucket 2 appears
     for n in range(9):
-        deposit(account=account, amount=1, reference=f"dep-more-{n}", owner="client-a")
+        deposit(account_id=account.id, amount=1, reference=f"dep-more-{n}", owner="client-a")
 
     older = viewer.get(f"/ledger/accounts/{cash}/?cursor={cursor}")
     shown = re.findall(r'href="/ledger/transactions/([0-9a-f-]+)/"', older.content.decode())
@@ -58,7 +58,7 @@ def test_a_cursor_issued_before_a_bucket_was_added_still_pages_on(viewer, settin
 
 def test_a_forged_or_foreign_cursor_is_a_400(viewer):
     account = account_create(owner="client-a", name="Payer", currency="USD")
-    deposit(account=account, amount=1, reference="dep", owner="client-a")
+    deposit(account_id=account.id, amount=1, reference="dep", owner="client-a")
     cash = system_account_id("cash", "USD")
 
     assert viewer.get(f"/ledger/accounts/{cash}/?cursor=not-a-cursor").status_code == 400

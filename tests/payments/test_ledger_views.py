@@ -95,7 +95,7 @@ def test_an_empty_ledger_is_balanced(api):
 def test_summary_is_unbalanced_when_a_posting_is_corrupted_by_raw_sql(api):
     order = paid_order(api, amount=1200)
     account = AccountFactory(owner=api.api_client.owner)
-    deposit(account=account, amount=10, reference="dep", owner=api.api_client.owner)
+    deposit(account_id=account.id, amount=10, reference="dep", owner=api.api_client.owner)
     assert api.get("/api/v1/ledger/summary").json()["balanced"] is True
     posting = Posting.objects.filter(transaction__metadata__order_id=order["id"], direction="CREDIT").get()
 

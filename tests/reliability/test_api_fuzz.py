@@ -102,7 +102,7 @@ def real_ids(api):
     owner = api.api_client.owner
     usd = account_create(owner=owner, name="Fuzz USD", currency="USD")
     eur = account_create(owner=owner, name="Fuzz EUR", currency="EUR")
-    funding = deposit(account=usd, amount=1_000_000, reference="fuzz-funding", owner=owner)
+    funding = deposit(account_id=usd.id, amount=1_000_000, reference="fuzz-funding", owner=owner)
     paid = order_create(owner=owner, user_id="fuzz-buyer", amount=5_000, currency="USD", seller_id="s")
     order_pay(order_id=paid.id, idempotency_key="fuzz-pay", simulate="success")
     refund_create(order=paid, amount=100, created_by=owner, idempotency_key="fuzz-refund")

@@ -25,6 +25,7 @@ from payments import services as payments
 from payments.exceptions import OrderNotPayable, OrderNotRefundable, RefundExceedsRemaining, RefundKeyConflict
 from payments.models import ConfirmationSource, Order
 
+from ..ledger.engines import ledger_engine  # noqa: F401 - a fixture: the model runs on each posting engine
 from ..ledger.invariants import assert_ledger_consistent
 
 OWNER = "model-client"
@@ -108,16 +109,11 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         self.model_accounts[str(account.id)] = ModelAccount(str(account.id), currency)
         return str(account.id)
 
-    def _account(self, account_id: str):
-        from ledger.models import Account
-
-        return Account.objects.get(pk=account_id)
-
     @rule(account=accounts, amount=amounts)
     def deposit(self, account, amount):
         model = self.model_accounts[account]
         reference = self._next("dep")
-        txn = ledger.deposit(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        txn = ledger.deposit(account_id=account, amount=amount, reference=reference, owner=OWNER)
         assert txn.kind == "deposit"
         model.balance += amount
         model.references[reference] = ("deposit", amount)
@@ -126,7 +122,7 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
     @rule(account=accounts, amount=bad_amounts)
     def deposit_a_bad_amount_is_refused(self, account, amount):
         with pytest.raises(InvalidAmount):
-            ledger.deposit(account=self._account(account), amount=amount, reference=self._next("bad"), owner=OWNER)
+            ledger.deposit(account_id=account, amount=amount, reference=self._next("bad"), owner=OWNER)
 
     @rule(account=accounts, amount=amounts)
     def withdraw(self, account, amount):
@@ -134,9 +130,9 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         reference = self._next("wd")
         if amount > model.balance:
             with pytest.raises(InsufficientFunds):
-                ledger.withdraw(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+                ledger.withdraw(account_id=account, amount=amount, reference=reference, owner=OWNER)
             return
-        ledger.withdraw(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        ledger.withdraw(account_id=account, amount=amount, reference=reference, owner=OWNER)
         model.balance -= amount
         model.references[reference] = ("withdrawal", amount)
         self.cash[model.currency] -= amount
@@ -145,7 +141,7 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
     def transfer(self, source, destination, amount):
         src, dst = self.model_accounts[source], self.model_accounts[destination]
         call = lambda: ledger.transfer_create(  # noqa: E731
-            source=self._account(source), destination=self._account(destination), amount=amount,
+            source_id=source, destination_id=destination, amount=amount,
             reference=self._next("tr"), owner=OWNER,
         )
         if source == destination:
@@ -169,11 +165,11 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         if not posted:
             return
         reference, _, amount = data.draw(st.sampled_from(posted))
-        same = ledger.deposit(account=self._account(account), amount=amount, reference=reference, owner=OWNER)
+        same = ledger.deposit(account_id=account, amount=amount, reference=reference, owner=OWNER)
         assert Transaction.objects.filter(owner=OWNER, reference=reference).get().pk == same.pk
         other = amount + 1 if amount < MAX_AMOUNT else amount - 1
         with pytest.raises(ReferenceConflict):
-            ledger.deposit(account=self._account(account), amount=other, reference=reference, owner=OWNER)
+            ledger.deposit(account_id=account, amount=other, reference=reference, owner=OWNER)
 
     # --- orders, pays, the provider's later word, refunds ---------------------------------
 
@@ -327,6 +323,7 @@ def model_settings(settings):
 
 @pytest.mark.django_db
 @pytest.mark.timeout(600)
+@pytest.mark.usefixtures("ledger_engine")
 def test_the_ledger_and_payments_agree_with_a_model_after_every_step(model_settings):
     LedgerAndPaymentsModel.examples = LedgerAndPaymentsModel.steps = 0
 

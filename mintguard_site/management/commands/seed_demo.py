@@ -86,5 +86,5 @@ class Command(BaseCommand):
         account = Account.objects.filter(owner=owner, name=name, currency=currency).first()
         if account is None:
             account = account_create(owner=owner, name=name, currency=currency)
-        deposit(account=account, amount=opening, reference=f"seed:opening:{name}", owner=owner,
+        deposit(account_id=account.id, amount=opening, reference=f"seed:opening:{name}", owner=owner,
                 description="Opening balance")
