@@ -28,7 +28,8 @@ class Wallet(models.Model):
 
     class Meta:
         constraints = [
-            # Also the index behind every lookup: by (owner, user_id) and by (owner, user_id, currency).
+            # Also the index behind every lookup: by (owner, user_id) and by (owner, user_id, currency);
+            # and the conflict target of services.WALLET_OPEN_SQL, which opens wallets race-free.
             models.UniqueConstraint(fields=["owner", "user_id", "currency"], name="wallets_wallet_unique"),
         ]
 

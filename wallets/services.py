@@ -10,17 +10,33 @@ account is opened as managed by the wallets app: the generic account routes refu
 Locks are the ledger's alone (balance buckets, in order); this app takes none.
 """
 
-from django.db import IntegrityError, transaction
+import uuid
 
+from django.db import connection
+from django.utils import timezone
+
+from ledger.currencies import validate_currency
 from ledger.exceptions import InsufficientFunds, InvalidAmount
-from ledger.models import MAX_AMOUNT, AccountManagedBy, Direction, ReferenceNamespace
+from ledger.models import (
+    MAX_AMOUNT,
+    AccountManagedBy,
+    Direction,
+    ReferenceNamespace,
+)
 from ledger.services import Leg, account_create, joins_transaction, system_account_id, transaction_post
 
 from . import selectors
-from .models import Wallet
-from .selectors import WalletTransaction
+from .selectors import WalletIds, WalletTransaction
 
 ACCOUNT_NAME_MAX = 64
+
+# ON CONFLICT on the wallet's unique (owner, user_id, currency): on PostgreSQL a concurrent first top-up
+# of the same wallet waits for the first one's commit, then inserts nothing and raises nothing, so no
+# savepoint is needed (SQLite's IMMEDIATE transactions never race here: writers queue at BEGIN).
+WALLET_OPEN_SQL = (
+    'INSERT INTO "wallets_wallet" (id, owner, user_id, currency, account_id, created_at) '
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (owner, user_id, currency) DO NOTHING"
+)
 
 
 def wallet_account_name(user_id: str) -> str:
@@ -29,25 +45,46 @@ def wallet_account_name(user_id: str) -> str:
     return name if len(name) <= ACCOUNT_NAME_MAX else name[: ACCOUNT_NAME_MAX - 1] + "…"
 
 
-def wallet_get_or_create(*, owner: str, user_id: str, currency: str) -> Wallet:
+def wallet_get_or_create(*, owner: str, user_id: str, currency: str) -> WalletIds:
     """Return the user's wallet in this currency, opening it (and its ledger account) if missing.
 
-    Safe when two first top-ups race: the loser's insert hits the unique constraint once the
-    winner commits, its savepoint rolls back the account it opened, and it reads the winner's wallet.
+    An open wallet costs one indexed read; a first top-up adds three inserts. Safe when two first
+    top-ups race: the loser inserts nothing, opens no account, and reads the winner's wallet.
     """
     wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
-    if wallet is not None:
-        return wallet
-    try:
-        with transaction.atomic():
-            account = account_create(owner=owner, name=wallet_account_name(user_id), currency=currency,
-                                     managed_by=AccountManagedBy.WALLET)
-            return Wallet.objects.create(owner=owner, user_id=user_id, currency=currency, account=account)
-    except IntegrityError:
+    if wallet is None:
+        wallet = _wallet_open(owner=owner, user_id=user_id, currency=currency)
+    if wallet is None:  # the winner has committed: READ COMMITTED sees its wallet in the next statement
         wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
-        if wallet is None:  # not a race on the wallet: some other constraint failed
-            raise
-        return wallet
+    return wallet
+
+
+def _wallet_open(*, owner: str, user_id: str, currency: str) -> WalletIds | None:
+    """Open the wallet and its ledger account; None when a concurrent first top-up opened it first.
+
+    The wallet row goes in first, so a lost race leaves no account behind; it names the account
+    opened next, which its foreign key (DEFERRABLE INITIALLY DEFERRED) requires only at commit.
+    The account is a customer account (a liability, never negative, one balance bucket) managed by
+    the wallets app, so the generic account routes refuse to move it.
+    """
+    validate_currency(currency)  # before anything is written, as the ledger's account_create does
+    wallet = WalletIds(id=uuid.uuid4(), account_id=uuid.uuid4())
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(WALLET_OPEN_SQL, [
+            _uuid_to_db(wallet.id), owner, user_id, currency, _uuid_to_db(wallet.account_id),
+            connection.ops.adapt_datetimefield_value(now),
+        ])
+        if cursor.rowcount == 0:
+            return None
+    account_create(owner=owner, name=wallet_account_name(user_id), currency=currency,
+                   managed_by=AccountManagedBy.WALLET, account_id=wallet.account_id, created_at=now)
+    return wallet
+
+
+def _uuid_to_db(value: uuid.UUID) -> uuid.UUID | str:
+    """A UUID as Django stores it: a uuid column on PostgreSQL, 32 hex digits on SQLite."""
+    return value if connection.features.has_native_uuid_field else value.hex
 
 
 def _credit(
@@ -64,7 +101,7 @@ def _credit(
         metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
         legs=[Leg(source_id, Direction.DEBIT, amount), Leg(wallet.account_id, Direction.CREDIT, amount)],
     )
-    return selectors.wallet_transaction(wallet=wallet, txn=txn)
+    return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
 
 
 @joins_transaction
@@ -117,4 +154,4 @@ def wallet_spend(
         metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
         legs=[Leg(wallet.account_id, Direction.DEBIT, amount), Leg(revenue_id, Direction.CREDIT, amount)],
     )
-    return selectors.wallet_transaction(wallet=wallet, txn=txn)
+    return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)

@@ -7,7 +7,7 @@ and on SQLite (a file database whose IMMEDIATE transactions queue writers).
 import pytest
 from rest_framework.test import APIClient
 
-from ledger.models import Transaction
+from ledger.models import Account, AccountManagedBy, Transaction
 from wallets.models import Wallet
 
 from ..concurrency import run_concurrently
@@ -87,6 +87,8 @@ def test_concurrent_first_topups_of_one_user_open_one_wallet_and_credit_them_all
     assert_no_server_errors(results)
     assert [status for status, _, _ in results] == [201] * 20
     assert Wallet.objects.filter(user_id="user-new", currency="GOLD").count() == 1
+    # The first top-ups that lost the race opened no account of their own.
+    assert Account.objects.filter(managed_by=AccountManagedBy.WALLET).count() == 1
     assert wallet_balance(api, "user-new") == {"GOLD": 100}
     assert_ledger_consistent()
 
