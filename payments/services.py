@@ -3,48 +3,49 @@
 The pay flow has three steps and two transactions, because the provider is called with no
 transaction open and no lock held:
 
-1. `payment_attempt_begin` (one short transaction): lock the order, check it is payable, and commit
-   a PROCESSING payment for (order, client key). That committed row is the recovery point.
+1. `payment_attempt_begin` (one short transaction, two statements): lock the order (checking its
+   owner), and insert a PROCESSING payment for (order, client key) unless the unique constraints
+   say an attempt exists. That committed row is the recovery point.
 2. `payment_provider_charge` (no transaction): ask the provider, under a key derived from the
    payment id. A resumed attempt first asks the provider what became of it and charges only if
    the provider never saw it, so a retry can never charge twice.
-3. `payment_attempt_finish` (one transaction): lock the order, record the provider's answer on the
-   payment, book a success in the ledger and move the order on.
+3. `payment_attempt_finish` (one transaction): compare-and-set the order (which queues on its
+   lock) and the payment on the statuses step 1 read, booking a success in the ledger between
+   the two; a twin that finished the attempt first makes ours roll back.
 
-A request that dies between 1 and 3 leaves a PROCESSING payment; the client's retry with the same
-key finds it in step 1 and resumes from step 2. `order_pay` runs the three steps; `checkout_create`
-runs them too, its step 1 creating the order along with the payment, keyed by the checkout's key.
+The hot statements are raw SQL (`rows`); nothing written is read back. A request that dies
+between 1 and 3 leaves a PROCESSING payment; the client's retry with the same key finds it in
+step 1 and resumes from step 2. `order_pay` runs the three steps; `checkout_create` runs them
+too, its step 1 creating the order along with the payment, keyed by the checkout's key.
 
 A payment the provider could not answer for may stay PENDING (outage mode, `policies`). The
-provider's later word, a webhook, an operator or the pending expiry, goes through one door,
-`payment_outcome_apply`, which books a confirmed payment once and refuses what would undo a payment.
+provider's later word, a webhook, an operator or the pending expiry (`provider_events`), goes
+through one door, `payment_outcome_apply`, which books a confirmed payment once and refuses what
+would undo a payment.
 """
 
-import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ledger.currencies import validate_currency
 from ledger.exceptions import InvalidAmount
-from ledger.models import MAX_AMOUNT, Direction, ReferenceNamespace
+from ledger.models import MAX_AMOUNT, Direction, ReferenceNamespace, Transaction
 from ledger.services import Leg, joins_transaction, system_account_id, transaction_post
 from mintguard_site import observability
 
-from . import locks, selectors, webhooks
+from . import locks, rows
 from .exceptions import (
     CheckoutKeyConflict,
+    InvalidOrderTransition,
     OrderNotPayable,
     OrderNotRefundable,
     RefundExceedsRemaining,
     RefundKeyConflict,
-    WebhookSignatureInvalid,
 )
 from .models import (
     IN_FLIGHT_PAYMENT_STATUSES,
@@ -58,8 +59,6 @@ from .models import (
     PaymentConfirmation,
     PaymentStatus,
     Refund,
-    WebhookEvent,
-    WebhookResult,
 )
 from .policies import (
     CONFIRMABLE_FAILURES,
@@ -125,33 +124,39 @@ def _save_order(order: Order) -> None:
 
 @transaction.atomic
 def payment_attempt_begin(
-    *, order_id: UUID, idempotency_key: str, buyer_trust: str | None = None
+    *, order_id: UUID | str, idempotency_key: str, buyer_trust: str | None = None, owner: str | None = None
 ) -> tuple[Payment, bool]:
     """Step 1: commit the PROCESSING payment for (order, key), the recovery point.
 
     Return (payment, resumed). `resumed` is True when the key's attempt already existed: still
     PROCESSING (its request died before step 3: resume it) or finished (return its outcome).
+    Given `owner`, another owner's order is OrderNotFound.
     """
-    order = locks.order_for_update(order_id)
-    # This key's attempt and any attempt in flight, in one query.
-    attempts = list(
-        order.payments.filter(Q(idempotency_key=idempotency_key) | Q(status__in=IN_FLIGHT_PAYMENT_STATUSES))
+    order = locks.order_for_update(order_id, owner=owner)
+    now = timezone.now()
+    payment = Payment(
+        id=uuid.uuid4(), order=order, amount=order.amount, idempotency_key=idempotency_key,
+        status=PaymentStatus.PROCESSING, created_at=now, updated_at=now,
+    )
+    # The unique constraints say whether an attempt exists: one per (order, key), one in flight
+    # per order. Under the order's lock no twin can insert meanwhile, so nothing is waited for.
+    if order.status in PAYABLE_STATUSES and rows.insert_unless_conflict(payment, PAYMENT_COLUMNS):
+        if buyer_trust and buyer_trust != order.buyer_trust:
+            order.buyer_trust, order.updated_at = buyer_trust, now
+            rows.update_if_status(order, ("buyer_trust", "updated_at"), status=order.status)
+        return payment, False
+    # This key's attempt, or the reason there is none: read only on this rare path.
+    attempts = rows.fetch(
+        Payment, 'WHERE "order_id" = %s AND ("idempotency_key" = %s OR "status" IN (%s, %s))',
+        [rows.db_value(Payment, "order", order.pk), idempotency_key, *IN_FLIGHT_PAYMENT_STATUSES],
     )
     existing = next((p for p in attempts if p.idempotency_key == idempotency_key), None)
     if existing is not None:
+        existing.order = order
         return existing, True
     if order.status not in PAYABLE_STATUSES:
         raise OrderNotPayable(f"Order {order.id} is {order.status}; only CREATED or FAILED orders can be paid.")
-    if attempts:
-        raise OrderNotPayable(f"Order {order.id} has a payment in progress.")
-    if buyer_trust and buyer_trust != order.buyer_trust:
-        order.buyer_trust = buyer_trust
-        _save_order(order)
-    # No savepoint: under the order's lock no twin can insert; the unique constraints stay the last word.
-    payment = Payment.objects.create(
-        order=order, amount=order.amount, idempotency_key=idempotency_key, status=PaymentStatus.PROCESSING
-    )
-    return payment, False
+    raise OrderNotPayable(f"Order {order.id} has a payment in progress.")
 
 
 def payment_provider_charge(*, payment: Payment, resumed: bool, simulate: str | None = None) -> ChargeResult:
@@ -174,29 +179,38 @@ def payment_provider_charge(*, payment: Payment, resumed: bool, simulate: str | 
     )
 
 
-@transaction.atomic
+class _FinishedElsewhere(Exception):
+    """The attempt was no longer as step 1 left it: a twin request finished it first."""
+
+
 def payment_attempt_finish(*, payment: Payment, result: ChargeResult) -> Payment:
-    """Step 3: record the provider's answer on the payment and the order, booking a success."""
-    order = locks.order_for_update(payment.order_id)
-    payment = order.payments.get(pk=payment.pk)
-    if payment.status != PaymentStatus.PROCESSING:
-        return payment  # finished by someone else (a twin, or a provider event): nothing left to do
-    if result.status == ChargeStatus.SUCCEEDED:
-        payment_mark_succeeded(order=order, payment=payment, provider_reference=result.reference)
-    elif result.status == ChargeStatus.DECLINED:
-        _payment_mark_failed(
-            order=order, payment=payment, reason=result.failure_reason or "declined", reference=result.reference
-        )
-    elif provider_unavailable_outcome(order=order) == PaymentStatus.PENDING:
-        payment.status = PaymentStatus.PENDING
-        payment.updated_at = timezone.now()
-        payment.save(update_fields=["status", "updated_at"])
-        order_transition(order, OrderStatus.PENDING_PAYMENT)
-        _save_order(order)
-    else:
-        _payment_mark_failed(order=order, payment=payment, reason=PROVIDER_UNAVAILABLE)
-    outcome = order.status
-    transaction.on_commit(lambda: observability.record_payment(outcome), robust=True)
+    """Step 3: record the provider's answer on the payment and the order, booking a success.
+
+    No lock and re-read: each write is a compare-and-set on the status step 1 read (the order's
+    UPDATE takes the order's lock, so this waits in the order's queue like any writer). A twin
+    request (the same key, after its lease ran out) that finished the attempt first turns ours
+    into a rollback, and the twin's outcome is returned.
+    """
+    try:
+        with transaction.atomic():
+            order = payment.order
+            if result.status == ChargeStatus.SUCCEEDED:
+                payment_mark_succeeded(order=order, payment=payment, provider_reference=result.reference)
+            elif result.status == ChargeStatus.DECLINED:
+                _payment_mark_failed(
+                    order=order, payment=payment, reason=result.failure_reason or "declined",
+                    reference=result.reference,
+                )
+            elif provider_unavailable_outcome(order=order) == PaymentStatus.PENDING:
+                _payment_mark_pending(order=order, payment=payment)
+            else:
+                _payment_mark_failed(order=order, payment=payment, reason=PROVIDER_UNAVAILABLE)
+            outcome = order.status
+            transaction.on_commit(lambda: observability.record_payment(outcome), robust=True)
+    except _FinishedElsewhere:
+        payment = Payment.objects.select_related("order").get(pk=payment.pk)
+    if payment.status == PaymentStatus.PROCESSING:  # the order moved under an attempt in flight: a bug
+        raise InvalidOrderTransition(f"Order {payment.order_id} is {payment.order.status} with a payment in flight.")
     return payment
 
 
@@ -215,9 +229,42 @@ def payment_legs(*, order: Order, amount: int) -> list[Leg]:
     return [leg for leg in legs if leg.amount > 0]
 
 
+# The columns a new payment is inserted with, and those its outcome writes.
+PAYMENT_COLUMNS = ("id", "order", "status", "amount", "idempotency_key", "provider_reference", "failure_reason",
+                   "ledger_transaction", "created_at", "updated_at")
+PAYMENT_OUTCOME_COLUMNS = ("status", "provider_reference", "failure_reason", "ledger_transaction", "updated_at")
+ORDER_OUTCOME_COLUMNS = ("status", "failure_reason", "updated_at")
+
+
+def _order_record(*, order: Order, status: str, failure_reason: str) -> None:
+    """Move the order on (transitions.py decides) and write it, only while its status is still the one read."""
+    status_before = order.status
+    order_transition(order, status)
+    order.failure_reason = failure_reason
+    if not rows.update_if_status(order, ORDER_OUTCOME_COLUMNS, status=status_before):
+        raise _FinishedElsewhere()
+
+
+def _payment_record(
+    *, payment: Payment, status: str, reason: str = "", reference: str = "",
+    ledger_transaction: Transaction | None = None,
+) -> None:
+    """Write a payment's outcome, only while its status is still the one read."""
+    status_before = payment.status
+    payment.status, payment.failure_reason, payment.provider_reference = status, reason, reference
+    payment.ledger_transaction = ledger_transaction
+    payment.updated_at = timezone.now()
+    if not rows.update_if_status(payment, PAYMENT_OUTCOME_COLUMNS, status=status_before):
+        raise _FinishedElsewhere()
+
+
 def payment_mark_succeeded(*, order: Order, payment: Payment, provider_reference: str) -> Payment:
-    """Book a charged payment in the ledger and mark the order PAID. The caller holds the order's lock."""
-    order_transition(order, OrderStatus.PAID)
+    """Book a charged payment in the ledger and mark the order PAID.
+
+    The order is written first, so its UPDATE queues behind any other writer of the order before
+    anything is booked; a compare-and-set that misses rolls the booking back with it.
+    """
+    _order_record(order=order, status=OrderStatus.PAID, failure_reason="")
     txn = transaction_post(
         # Derived by our code, so in the system namespace: no client key can take it first.
         namespace=ReferenceNamespace.SYSTEM,
@@ -228,38 +275,34 @@ def payment_mark_succeeded(*, order: Order, payment: Payment, provider_reference
         description=f"Payment for order {order.id}",
         metadata={"order_id": str(order.id), "payment_id": str(payment.id)},
     )
-    payment.status = PaymentStatus.SUCCEEDED
-    payment.provider_reference = provider_reference
-    payment.failure_reason = ""
-    payment.ledger_transaction = txn
-    payment.updated_at = timezone.now()
-    payment.save(update_fields=["status", "provider_reference", "failure_reason", "ledger_transaction", "updated_at"])
-    order.failure_reason = ""
-    _save_order(order)
+    _payment_record(payment=payment, status=PaymentStatus.SUCCEEDED, reference=provider_reference,
+                    ledger_transaction=txn)
     return payment
 
 
 def _payment_mark_failed(*, order: Order, payment: Payment, reason: str, reference: str = "") -> None:
-    order_transition(order, OrderStatus.FAILED)
-    payment.status = PaymentStatus.FAILED
-    payment.failure_reason = reason
-    payment.provider_reference = reference
-    payment.updated_at = timezone.now()
-    payment.save(update_fields=["status", "failure_reason", "provider_reference", "updated_at"])
-    order.failure_reason = reason
-    _save_order(order)
+    _order_record(order=order, status=OrderStatus.FAILED, failure_reason=reason)
+    _payment_record(payment=payment, status=PaymentStatus.FAILED, reason=reason, reference=reference)
+
+
+def _payment_mark_pending(*, order: Order, payment: Payment) -> None:
+    # The order keeps the failure reason of an earlier attempt, as it did before outage mode.
+    _order_record(order=order, status=OrderStatus.PENDING_PAYMENT, failure_reason=order.failure_reason)
+    _payment_record(payment=payment, status=PaymentStatus.PENDING)
 
 
 def order_pay(
-    *, order_id: UUID, idempotency_key: str, buyer_trust: str | None = None, simulate: str | None = None
+    *, order_id: UUID | str, idempotency_key: str, buyer_trust: str | None = None, simulate: str | None = None,
+    owner: str | None = None,
 ) -> PayResult:
     """Pay an order once per client key, calling the provider between two short transactions.
 
     Call it with no transaction open (the API does): the provider step must not hold locks.
-    A key's finished attempt is returned as it is; a PROCESSING one is resumed.
+    A key's finished attempt is returned as it is; a PROCESSING one is resumed. Given `owner`,
+    another owner's order is OrderNotFound.
     """
     payment, resumed = payment_attempt_begin(
-        order_id=order_id, idempotency_key=idempotency_key, buyer_trust=buyer_trust
+        order_id=order_id, idempotency_key=idempotency_key, buyer_trust=buyer_trust, owner=owner
     )
     return _payment_attempt_complete(payment=payment, resumed=resumed, simulate=simulate)
 
@@ -269,7 +312,7 @@ def _payment_attempt_complete(*, payment: Payment, resumed: bool, simulate: str 
     if payment.status == PaymentStatus.PROCESSING:
         result = payment_provider_charge(payment=payment, resumed=resumed, simulate=simulate)
         payment = payment_attempt_finish(payment=payment, result=result)
-    # payment.order is the order step 3 locked and updated (or step 1, for a finished attempt).
+    # payment.order is the order as step 3 wrote it (or as step 1 read it, for a finished attempt).
     return PayResult(order=payment.order, payment=payment)
 
 
@@ -417,151 +460,6 @@ def _confirm_failed(*, order: Order, reason: str) -> tuple[str, Payment | None]:
         return ConfirmationResult.IGNORED_NOT_PENDING, None
     _payment_mark_failed(order=order, payment=payment, reason=reason)
     return ConfirmationResult.APPLIED, payment
-
-
-@dataclass
-class ExpiryReport:
-    checked: int = 0
-    paid: list[UUID] = field(default_factory=list)
-    failed: list[UUID] = field(default_factory=list)
-    ignored: list[UUID] = field(default_factory=list)  # settled meanwhile (a webhook won the race)
-    provider_unreachable: int = 0
-    # (order id, what went wrong) for each payment that raised: left PENDING for the next run.
-    errors: list[tuple[UUID, str]] = field(default_factory=list)
-
-
-def pending_payments_expire(*, older_than: timedelta, now: datetime | None = None) -> ExpiryReport:
-    """Settle the PENDING payments older than `older_than` that no webhook confirmed.
-
-    Ask the provider first (no transaction open): a charge it reports as succeeded is applied
-    PAID; any other answer, unavailable included, fails the order with `pending_expired` (a later
-    PAID confirmation may still pay it). Running it again changes nothing more.
-
-    Each payment is settled on its own: one that raises is rolled back alone, logged and counted
-    in `errors`, and the run goes on to the next, so one bad row never leaves the rest unsettled.
-    """
-    cutoff = (now or timezone.now()) - older_than
-    provider = get_provider()
-    report = ExpiryReport()
-    for payment in selectors.pending_payments_before(cutoff=cutoff):
-        report.checked += 1
-        # Alone, `payment_outcome_apply` commits each payment; inside a caller's transaction a
-        # savepoint keeps a failed payment from poisoning it (PostgreSQL) or the others.
-        guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
-        try:
-            with guard:
-                _pending_payment_expire(payment=payment, provider=provider, report=report)
-        except Exception as exc:
-            logger.exception("pending payment expiry failed", extra={
-                "order_id": str(payment.order_id), "payment_id": str(payment.id),
-            })
-            report.errors.append((payment.order_id, f"{type(exc).__name__}: {exc}"))
-    return report
-
-
-def _pending_payment_expire(*, payment: Payment, provider, report: ExpiryReport) -> None:
-    answer = provider.lookup(idempotency_key=payment.provider_key)
-    unreachable = answer is not None and answer.status == ChargeStatus.UNAVAILABLE
-    charged = answer is not None and answer.status == ChargeStatus.SUCCEEDED
-    result = payment_outcome_apply(
-        order=payment.order,
-        outcome=ConfirmationOutcome.PAID if charged else ConfirmationOutcome.FAILED,
-        source=ConfirmationSource.EXPIRY,
-        note=f"Pending since {payment.created_at.isoformat()}; provider answered "
-             f"{answer.status if answer else 'never saw it'}.",
-        failure_reason=PENDING_EXPIRED,
-        provider_reference=answer.reference if charged else "",
-    )
-    # Counted once applied, so a payment that raised is reported under `errors` only.
-    if unreachable:
-        report.provider_unreachable += 1
-    if result != ConfirmationResult.APPLIED:
-        report.ignored.append(payment.order_id)
-    else:
-        (report.paid if charged else report.failed).append(payment.order_id)
-
-
-# --- provider webhooks -------------------------------------------------------------------
-
-MAX_STORED_BODY = 64 * 1024
-
-
-@dataclass(frozen=True)
-class WebhookReceipt:
-    event: WebhookEvent
-    duplicate: bool
-
-
-def _delivery_fields(*, headers, body: bytes) -> dict:
-    stored_headers = webhooks.headers_of_interest(headers)
-    return {
-        "headers": stored_headers,
-        "webhook_id": stored_headers.get(webhooks.ID_HEADER, "")[:255],
-        "body": webhooks.storable_body(body, limit=MAX_STORED_BODY),
-    }
-
-
-def provider_webhook_authenticate(*, headers, body: bytes) -> None:
-    """Check a delivery's Standard Webhooks signature over the raw body, before anything reads it.
-
-    Raise WebhookSignatureInvalid; store nothing: the caller decides, by the sender's failure
-    budget, whether the refusal is recorded (`provider_webhook_refuse`).
-    """
-    try:
-        webhooks.verify(headers=headers, body=body, secrets=webhooks.configured_secrets())
-    except webhooks.WebhookVerificationError as exc:
-        raise WebhookSignatureInvalid(str(exc)) from None
-
-
-def provider_webhook_refuse(*, headers, body: bytes, detail: str) -> WebhookEvent:
-    """Store a delivery whose signature failed, for operators: its headers, its body's prefix, the whole body's hash.
-
-    Anyone can send one, so the row's size must not grow with what was sent.
-    """
-    stored_headers = webhooks.headers_of_interest(headers)
-    return WebhookEvent.objects.create(
-        result=WebhookResult.REJECTED_SIGNATURE, detail=detail[:500], headers=stored_headers,
-        webhook_id=stored_headers.get(webhooks.ID_HEADER, "")[:255], **webhooks.refused_body_fields(body),
-    )
-
-
-def provider_webhook_reject(*, headers, body: bytes, result: str, detail: str = "") -> WebhookEvent:
-    """Store a delivery that was refused (bad signature, invalid body), so operators can see it."""
-    fields = _delivery_fields(headers=headers, body=body)
-    return WebhookEvent.objects.create(result=result, detail=detail[:500], **fields)
-
-
-@transaction.atomic
-def provider_webhook_receive(
-    *, headers, body: bytes, event_id: str, order_ref: str, outcome: str
-) -> WebhookReceipt:
-    """Record an authenticated delivery and apply its event once, however often it is delivered.
-
-    The first delivery of an event id claims it (a partial UNIQUE index, in a savepoint) and applies
-    its outcome in the same transaction; a concurrent twin waits on that index entry and, once the
-    first commits, is recorded as a duplicate with no effect. Events for unknown orders are recorded
-    and acknowledged, never applied.
-    """
-    order = selectors.order_find(order_ref)
-    fields = {"event_id": event_id, "order_ref": order_ref, "outcome": outcome, "order": order,
-              **_delivery_fields(headers=headers, body=body)}
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(is_duplicate=False, result=WebhookResult.APPLIED, **fields)
-    except IntegrityError:
-        event = WebhookEvent.objects.create(is_duplicate=True, result=WebhookResult.DUPLICATE, **fields)
-        transaction.on_commit(lambda: observability.record_webhook(duplicate=True), robust=True)
-        return WebhookReceipt(event=event, duplicate=True)
-    if order is None:
-        event.result = WebhookResult.IGNORED_UNKNOWN_ORDER
-    else:
-        event.result = payment_outcome_apply(
-            order=order, outcome=outcome, source=ConfirmationSource.WEBHOOK,
-            note=f"Webhook event {event_id} (webhook-id {event.webhook_id})",
-        )
-    event.save(update_fields=["result"])
-    transaction.on_commit(lambda: observability.record_webhook(duplicate=False), robust=True)
-    return WebhookReceipt(event=event, duplicate=False)
 
 
 # --- refunds -----------------------------------------------------------------------------

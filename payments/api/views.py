@@ -21,7 +21,7 @@ from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
 from mintguard_site.api.serializers import NAME_MAX, normalise_identifier, representation, validated
 from mintguard_site.ratelimit import webhook_failure_hit
-from payments import selectors, services, webhooks
+from payments import provider_events, selectors, services, webhooks
 from payments.exceptions import WebhookSignatureInvalid
 from payments.models import Order, OrderStatus, Payment, WebhookResult
 from payments.providers import get_provider
@@ -143,10 +143,10 @@ class OrderPay(APIView):
     @idempotent(atomic=False)
     def post(self, request, order_id):
         data = validated(s.PayRequestSerializer, request.data)
-        order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
+        # The order is found, its owner checked and its row locked in one statement (step 1).
         result = services.order_pay(
-            order_id=order.id, idempotency_key=request.idempotency_key, buyer_trust=data.get("buyer_trust"),
-            simulate=provider_simulation(request),
+            order_id=order_id, owner=visible_owner(request), idempotency_key=request.idempotency_key,
+            buyer_trust=data.get("buyer_trust"), simulate=provider_simulation(request),
         )
         return Response({"order": order_body(result.order), "payment": payment_body(result.payment)}, status=201)
 
@@ -231,23 +231,23 @@ class ProviderWebhook(APIView):
             raise PayloadTooLarge()
         body = request.body  # the raw bytes that were signed: read before anything parses them
         try:
-            services.provider_webhook_authenticate(headers=request.headers, body=body)
+            provider_events.provider_webhook_authenticate(headers=request.headers, body=body)
         except WebhookSignatureInvalid as exc:
             # Verified first, counted only when it fails: the provider's deliveries pass whatever
             # else its address sent. Beyond the budget nothing is stored, so junk costs no rows.
             over, retry_after = webhook_failure_hit(request)
             if over:
                 raise Throttled(retry_after, detail="Too many failed webhook signatures from this address.") from None
-            services.provider_webhook_refuse(headers=request.headers, body=body, detail=exc.detail)
+            provider_events.provider_webhook_refuse(headers=request.headers, body=body, detail=exc.detail)
             raise WebhookUnauthorized(exc.detail) from None
         try:
             event = validated(s.ProviderWebhookSerializer, parse_json(body))
         except (ParseError, ValidationError) as exc:
-            services.provider_webhook_reject(
+            provider_events.provider_webhook_reject(
                 headers=request.headers, body=body, result=WebhookResult.REJECTED_INVALID, detail=str(exc.detail),
             )
             raise
-        receipt = services.provider_webhook_receive(
+        receipt = provider_events.provider_webhook_receive(
             headers=request.headers, body=body, event_id=event["event_id"], order_ref=event["order_id"],
             outcome=event["outcome"],
         )

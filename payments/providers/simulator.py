@@ -3,7 +3,8 @@
 Its memory (charges and refunds by idempotency key) is its own tables, written in autocommit by
 the pay flow's provider step, outside our transactions, so it survives our rollbacks and crashes
 and a lookup works from any process, as a real provider's would. The same key twice returns the
-first answer.
+first answer: a charge is one INSERT ... ON CONFLICT DO NOTHING, and only a key seen before is
+read back, so the simulator costs a pay one statement.
 
 A request may force the outcome with `X-Provider-Simulate`:
 - `success` / `decline`: the charge is recorded with that outcome;
@@ -24,15 +25,18 @@ import hashlib
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
+from .. import rows
 from ..models import SimulatedCharge, SimulatedRefund
 from .base import ChargeResult, ChargeStatus, PaymentProvider, RefundOutcome, RefundResult
 
 SUCCESS, DECLINE, TIMEOUT, OUTAGE = "success", "decline", "timeout", "outage"
 SIMULATIONS = frozenset({SUCCESS, DECLINE, TIMEOUT, OUTAGE})
 DECLINE_REASON = "card_declined"
+REFUND_COLUMNS = ("idempotency_key", "charge_reference", "amount", "reference", "created_at")
+CHARGE_COLUMNS = ("idempotency_key", "amount", "currency", "outcome", "reference", "failure_reason", "created_at")
 
 
 def _reference(prefix: str, idempotency_key: str) -> str:
@@ -87,30 +91,30 @@ class SimulatedProvider(PaymentProvider):
             raise ValueError(f"unknown simulation {simulate!r}")
         if simulate is None and self.is_down():
             return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_outage")
-        existing = self._recorded(idempotency_key)
-        if existing is not None:
-            return existing
         outcome = simulate or self.default_outcome(idempotency_key=idempotency_key, amount=amount, currency=currency)
-        if outcome == TIMEOUT:
-            time.sleep(self.timeout_seconds())
-            return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_timeout")
-        if outcome == OUTAGE:
+        if outcome in (TIMEOUT, OUTAGE):
+            # Unavailable records nothing, but an earlier answer for this key still stands.
+            existing = self._recorded(idempotency_key)
+            if existing is not None:
+                return existing
+            if outcome == TIMEOUT:
+                time.sleep(self.timeout_seconds())
+                return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_timeout")
             return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_outage")
         declined = outcome == DECLINE
-        try:
-            with transaction.atomic():
-                charge = SimulatedCharge.objects.create(
-                    idempotency_key=idempotency_key,
-                    amount=amount,
-                    currency=currency,
-                    outcome=SimulatedCharge.Outcome.DECLINED if declined else SimulatedCharge.Outcome.SUCCEEDED,
-                    reference=_reference("sim_ch", idempotency_key),
-                    failure_reason=DECLINE_REASON if declined else "",
-                )
-        except IntegrityError:
-            # A twin request with the same key got there first: its answer is the answer.
-            charge = SimulatedCharge.objects.get(idempotency_key=idempotency_key)
-        return _charge_result(charge)
+        charge = SimulatedCharge(
+            idempotency_key=idempotency_key,
+            amount=amount,
+            currency=currency,
+            outcome=SimulatedCharge.Outcome.DECLINED if declined else SimulatedCharge.Outcome.SUCCEEDED,
+            reference=_reference("sim_ch", idempotency_key),
+            failure_reason=DECLINE_REASON if declined else "",
+            created_at=timezone.now(),
+        )
+        # One statement for a fresh key; only a key charged before is read back, and its first answer wins.
+        if rows.insert_unless_conflict(charge, CHARGE_COLUMNS, unique="idempotency_key"):
+            return _charge_result(charge)
+        return self._recorded(idempotency_key)
 
     def lookup(self, *, idempotency_key: str) -> ChargeResult | None:
         if self.is_down():
@@ -138,14 +142,13 @@ class SimulatedProvider(PaymentProvider):
         )
         if refunded + amount > charge.amount:
             return RefundResult(RefundOutcome.FAILED, failure_reason="refund_exceeds_charge")
-        try:
-            with transaction.atomic():
-                refund = SimulatedRefund.objects.create(
-                    idempotency_key=idempotency_key,
-                    charge_reference=charge_reference,
-                    amount=amount,
-                    reference=_reference("sim_re", idempotency_key),
-                )
-        except IntegrityError:
-            refund = SimulatedRefund.objects.get(idempotency_key=idempotency_key)
+        refund = SimulatedRefund(
+            idempotency_key=idempotency_key,
+            charge_reference=charge_reference,
+            amount=amount,
+            reference=_reference("sim_re", idempotency_key),
+            created_at=timezone.now(),
+        )
+        # A twin with the same key that got there first recorded the same reference: derived from the key.
+        rows.insert_unless_conflict(refund, REFUND_COLUMNS, unique="idempotency_key")
         return RefundResult(RefundOutcome.SUCCEEDED, refund.reference)
