@@ -4,7 +4,7 @@ VENV := .venv/.installed
 PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run migrate shell test test-sqlite test-postgres lint reliability bench clean
+.PHONY: help run migrate shell test test-sqlite test-postgres lint reliability bench profile clean
 
 help: ## List the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -46,9 +46,13 @@ reliability: $(VENV) ## Bank test: 20,000 ops over gunicorn, 10 worker SIGKILLs,
 	$(PYTHON) -m bench.bank --ops 20000 --kills 10 --pg-restarts 1 --json var/reliability-report.json $(RELIABILITY_ARGS)
 
 # BENCH_ARGS="--quick" (1 run x 3 s per scenario, written to var/bench-quick/) to iterate;
-# BENCH_ARGS="--only transfers,replay" to narrow. Installs Debian's wrk when missing (root + apt-get).
-bench: $(VENV) ## Benchmark: API scenarios vs raw SQL (pgbench) on private PostgreSQL + gunicorn; writes docs/benchmarks.md
+# BENCH_ARGS="--only healthz,transfers,replay" to narrow. Installs Debian's wrk when missing (root + apt-get).
+bench: $(VENV) ## Benchmark: issue 15's targets, API vs raw SQL (pgbench) on private PostgreSQL + gunicorn; writes docs/benchmarks.md
 	$(PYTHON) -m bench.throughput $(BENCH_ARGS)
+
+# PROFILE_ARGS="replay --no-profile" for another scenario (transfer, topup, spend, pay, replay, statement, batch, healthz).
+profile: $(VENV) ## In-process CPU per request, its SQL and a cProfile, on a private PostgreSQL (default: transfer)
+	$(PYTHON) bench/profile_request.py $(PROFILE_ARGS)
 
 clean: ## Remove local databases, collected static files and caches (keeps .venv)
 	rm -rf var/*.sqlite3 var/*.sqlite3-* staticfiles .pytest_cache .ruff_cache .hypothesis test-results

@@ -7,38 +7,36 @@ import platform
 import subprocess
 import sys
 
-# (scenario, what it is compared with, how, target): the issue's "done means", next to the figures.
-TARGETS = {
-    "transfers": ("rps", "sql_spread", 0.40, ">="),
-    "topup": ("rps", "transfers", 0.80, ">="),
-    "replay": ("rps", None, 1500, ">="),
-    "statement_deep": ("p50_ms", "statement_page_1", 1.5, "<="),
-    "batch": ("transfers_per_s", None, 5000, ">="),
-}
+from .targets import shown, summary
+
 # Ratios shown for information: scenario -> the rows it is divided by (requests/s).
 COMPARED_WITH = {
-    "transfers": ["sql_spread"],
+    "healthz": ["sql_spread"],
+    "transfers": ["sql_spread", "healthz"],
     "topup": ["transfers", "sql_hot"],
     "topup_one_bucket": ["transfers", "topup"],
-    "pay": ["transfers", "sql_hot"],
+    "pay": ["sql_spread", "transfers", "sql_hot"],
     "spend": ["transfers", "sql_hot"],
     "contended": ["transfers", "sql_spread"],
     "batch": ["sql_spread"],
+    "replay": ["healthz"],
     "sql_hot": ["sql_spread"],
 }
 SHORT = {
     "sql_spread": "raw SQL spread", "sql_hot": "raw SQL hot", "transfers": "API transfers",
-    "statement_page_1": "page 1", "topup": "top-ups over buckets",
+    "statement_page_1": "page 1", "topup": "top-ups over buckets", "healthz": "/healthz",
 }
 TRANSFER_SCENARIOS = {"transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "sql_spread", "sql_hot"}
-ORDER = ["sql_spread", "sql_hot", "transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay",
-         "statement_page_1", "statement_deep", "batch"]
+ORDER = ["sql_spread", "sql_hot", "healthz", "transfers", "topup", "topup_one_bucket", "pay", "spend", "contended",
+         "replay", "statement_page_1", "statement_deep", "batch"]
 TITLES = {
     "batch": "Batch transfers (POST /transfers/batch)",
 }
 
 
-def rows(results: dict, notes: dict) -> list[dict]:
+def rows(results: dict, notes: dict, targets: list[dict]) -> list[dict]:
+    """One row per scenario in ORDER, with its ratios and the issue-15 target judged on it, if any."""
+    by_scenario = {target["scenario"]: target for target in targets if target["scenario"]}
     out = []
     for name in ORDER:
         result = results.get(name)
@@ -64,20 +62,19 @@ def rows(results: dict, notes: dict) -> list[dict]:
             if other in results and results[other]["median"].get("rps"):
                 value = row.get("transfers_per_s", row["rps"]) / results[other]["median"]["rps"]
                 row["ratios"].append((SHORT.get(other, other), value))
-        if name in TARGETS:
-            metric, other, threshold, sense = TARGETS[name]
-            value = median.get(metric)
-            if other is not None:
-                base = results.get(other, {}).get("median", {}).get(metric)
-                value = value / base if value is not None and base else None
-            met = None if value is None else (value >= threshold if sense == ">=" else value <= threshold)
-            unit = "x " + SHORT.get(other, other) if other else ("transfers/s" if metric == "transfers_per_s" else
-                                                                 "req/s")
-            if name == "statement_deep":
-                unit = "x page-1 p50 latency"
-            row["target"] = {"text": f"{sense} {threshold:g} {unit}", "value": value, "met": met}
+        if name in by_scenario:
+            row["target"] = by_scenario[name]
         out.append(row)
     return out
+
+
+def _cell(text: str) -> str:
+    """Keep an error message inside its markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _met_cell(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "n/a"}[met]
 
 
 def _fmt(value, digits=0) -> str:
@@ -94,13 +91,10 @@ def _target_text(row) -> str:
     target = row.get("target")
     if not target:
         return ""
-    value = target["value"]
-    shown = "-" if value is None else (f"{value:,.0f}" if value >= 100 else f"{value:.2f}")
-    verdict = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
-    return f"{target['text']}: {shown} {verdict}"
+    return f"target {target['number']}: {target['target']}: {target['figure']} {shown(target['met'])}"
 
 
-def console(table: list[dict], machine: dict) -> str:
+def console(table: list[dict], machine: dict, targets: list[dict]) -> str:
     lines = [f"\nMintGuard benchmark ({machine['mode']}: {machine['runs']} x {machine['seconds']} s, "
              f"{machine['connections']} connections, {machine['workers']} gunicorn workers, "
              f"{machine['cpu_model']}, {machine['cores']} cores)"]
@@ -114,10 +108,14 @@ def console(table: list[dict], machine: dict) -> str:
         extra = "; ".join(part for part in (_ratio_text(row), _target_text(row)) if part)
         lines.append(f"{row['name']:<18} {_fmt(row['rps']):>9} {_fmt(row['p50_ms'], 1):>8} {_fmt(row['p99_ms'], 1):>8} "
                      f"{_fmt(row.get('transfers_per_s')):>12} {row['errors']:>5}  {extra}")
+    lines += ["", f"Targets (issue 15): {summary(targets)}"]
+    for target in targets:
+        lines.append(f"{target['number']}. {target['what']} {target['target']}: {target['figure']}  "
+                     f"{shown(target['met'])}")
     return "\n".join(lines)
 
 
-def markdown(table: list[dict], machine: dict, results: dict) -> str:
+def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict) -> str:
     out = [
         "# Benchmarks",
         "",
@@ -143,9 +141,25 @@ def markdown(table: list[dict], machine: dict, results: dict) -> str:
         "a fresh unpaid order per pay request; the simulated provider is told to succeed "
         "(`X-Provider-Simulate: success`).",
         "- Requests/s counts 2xx responses only; `errors` counts every other response or socket error.",
-        f"- Batch: the largest of 1,000 / 500 / 250 / 100 transfers per request that the endpoint accepts "
+        "- Batch: the largest of 1,000 / 500 / 250 / 100 transfers per request "
+        f"(at most {machine.get('max_batch', 1000):,}) that the endpoint accepts "
         f"(probe answers: {machine.get('batch_probe', '-')}); each wrk connection sends random transfers among its "
         "own slice of the 1,000 accounts, like separate clients batching their own accounts.",
+        "- healthz: `GET /healthz` without credentials, through every middleware, touching no database: the "
+        "framework's floor, which replays are judged against.",
+        "- After the seeding and after every API scenario, `manage.py reconcile` checks the books the scenario "
+        "left (Reconciliation, below). Last, `bench/profile_request.py transfer` measures the in-process CPU of "
+        "API transfers on the same database (time.process_time() around the WSGI application gunicorn serves, "
+        "called in-process, no profiler).",
+        "",
+        "## Targets (issue 15)",
+        "",
+        f"{summary(targets)} (the issue numbers them; 6 has two parts).",
+        "",
+        "| # | target | figure | met |",
+        "| --- | --- | --- | --- |",
+        *(f"| {target['number']} | {target['what']}: {target['target']} | {_cell(target['figure'])} | "
+          f"{_met_cell(target['met'])} |" for target in targets),
         "",
         "## Results",
         "",
@@ -163,20 +177,21 @@ def markdown(table: list[dict], machine: dict, results: dict) -> str:
         if row["name"] == "statement_deep" and row.get("target", {}).get("value") is not None:
             ratio = f"p50 {row['target']['value']:.2f} x page 1"
         if row["name"] == "replay":
-            ratio = f"absolute; {row.get('replayed', 0):,} responses marked Idempotent-Replayed"
+            ratio = "; ".join(part for part in (ratio, f"{row.get('replayed', 0):,} responses marked "
+                                                       "Idempotent-Replayed") if part)
         out.append(f"| {row['title']} | {_fmt(row['rps'])} | {_fmt(row['p50_ms'], 1)} | {_fmt(row['p99_ms'], 1)} | "
                    f"{transfers} | {row['errors']} | {ratio} | {_target_text(row)} |")
-    out += ["", "## Targets (issue 10)", "", "| target | figure | met |", "| --- | --- | --- |"]
-    for row in table:
-        if row.get("target"):
-            target = row["target"]
-            value = target["value"]
-            shown = "-" if value is None else (f"{value:,.0f}" if value >= 100 else f"{value:.2f}")
-            met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
-            out.append(f"| {row['title']}: {target['text']} | {shown} | {met} |")
-    missing_batch = next((row for row in table if row["name"] == "batch" and "missing" in row), None)
-    if missing_batch:
-        out.append(f"| Batch transfers: >= 5000 transfers/s | {missing_batch['missing']} | n/a |")
+    out += ["", "## Reconciliation", "", "| after | drifts | seconds |", "| --- | ---: | ---: |"]
+    for run in checks.get("reconciliations", []):
+        drifts = _cell("failed: " + run.get("detail", "")) if run["drift_count"] is None else run["drift_count"]
+        out.append(f"| {run['after']} | {drifts} | {run['seconds']} |")
+    cpu = checks.get("cpu")
+    if cpu:
+        out += ["", "## In-process CPU per transfer", "",
+                f"`bench/profile_request.py transfer` on this run's database: {cpu['cpu_ms_median']:.2f} ms CPU "
+                f"per request (median of {cpu['requests']} after {cpu['warmup']} of warm-up; mean "
+                f"{cpu['cpu_ms_mean']:.2f} ms), {cpu['wall_ms_median']:.2f} ms wall time, {cpu['queries']} queries "
+                f"and {cpu['commits']} commits per transfer."]
     out += ["", "## Every run (requests/s)", "", "| scenario | runs |", "| --- | --- |"]
     for row in table:
         if "runs" in row:
@@ -185,11 +200,12 @@ def markdown(table: list[dict], machine: dict, results: dict) -> str:
         "", "![requests per second by scenario](benchmarks.png)", "",
         "## Running it", "",
         "- `make bench`: this file and the chart, about 10 minutes; `make bench BENCH_ARGS=--quick` (1 run of 3 s "
-        "per scenario, written to var/bench-quick/) to iterate; `BENCH_ARGS=\"--only transfers,replay\"` to narrow; "
-        "`.venv/bin/python -m bench.throughput --help` for every knob.",
-        "- `.venv/bin/python bench/profile_request.py transfer` (or topup, spend, pay, replay, statement, batch): the "
-        "queries of one request with their times, and a cProfile of a few hundred, in-process on a private "
-        "PostgreSQL.",
+        "per scenario, written to var/bench-quick/) to iterate; `BENCH_ARGS=\"--only healthz,transfers,replay\"` "
+        "to narrow (the rows their targets divide by run too); `.venv/bin/python -m bench.throughput --help` for "
+        "every knob.",
+        "- `.venv/bin/python bench/profile_request.py transfer` (or topup, spend, pay, replay, statement, batch, "
+        "healthz): the in-process CPU per request, the queries of one request with their times, and a cProfile of a "
+        "few hundred, on a private PostgreSQL (`make profile PROFILE_ARGS=replay`).",
         "",
     ]
     return "\n".join(out)
@@ -285,6 +301,7 @@ def machine_info(*, plan, pg_version: str, wrk_version: str, extra: dict, pg_bin
         "connections": plan.connections,
         "workers": plan.workers,
         "accounts": plan.accounts,
+        "max_batch": plan.max_batch,
         "wallet_users": plan.wallet_users,
         **extra,
     }

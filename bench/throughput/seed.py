@@ -42,8 +42,8 @@ def accounts_open(*, owner: str, prefix: str, count: int) -> list[str]:
         with transaction.atomic():
             for number in batch:
                 account = account_create(owner=owner, name=f"{prefix} {number}", currency=CURRENCY)
-                deposit(account=account, amount=FUNDING, reference=f"bench:fund:{prefix}:{number}", owner=owner,
-                        description="Benchmark funding")
+                deposit(account_id=account.id, amount=FUNDING, reference=f"bench:fund:{prefix}:{number}",
+                        owner=owner, description="Benchmark funding")
                 ids.append(str(account.id))
     return ids
 
@@ -52,15 +52,13 @@ def statement_deepen(*, owner: str, account_id: str, partner_id: str, entries: i
     """Give the account `entries` more statement entries: transfers of 1 to a partner account."""
     from django.db import transaction
 
-    from ledger.models import Account
     from ledger.services import transfer_create
 
-    account, partner = Account.objects.get(pk=account_id), Account.objects.get(pk=partner_id)
     started = time.monotonic()
     for batch in in_batches(entries, 1000):
         with transaction.atomic():
             for number in batch:
-                transfer_create(source=account, destination=partner, amount=1, owner=owner,
+                transfer_create(source_id=account_id, destination_id=partner_id, amount=1, owner=owner,
                                 reference=f"bench:deep:{number}", description="Benchmark statement entry")
         if batch.stop % 10_000 == 0:
             log(f"statement entries {batch.stop}/{entries} ({time.monotonic() - started:.0f} s)")

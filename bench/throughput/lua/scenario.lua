@@ -73,6 +73,9 @@ function request()
     return post("/api/v1/orders/" .. order .. "/pay", "{}", key)
   elseif mode == "replay" then
     return post(data.path, data.body, data.key)
+  elseif mode == "healthz" then
+    -- The framework's floor: no credentials, no body, no database.
+    return wrk.format("GET", "/healthz", {})
   elseif mode == "statement" then
     headers["Idempotency-Key"] = nil
     return wrk.format("GET", data.path, headers)

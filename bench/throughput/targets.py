@@ -1,0 +1,116 @@
+"""Issue 15's "done means", judged from one run: every target with its figure and met or missed.
+
+Ratios divide two rows of the same run (medians of its runs), so the machine's speed cancels out.
+Target 5 is bench/profile_request.py's in-process CPU per transfer; target 7 is `manage.py
+reconcile`, run after the seeding and after every API scenario.
+"""
+
+from dataclasses import dataclass
+
+CPU_PER_TRANSFER_MS = 2.0
+
+
+@dataclass(frozen=True)
+class Ratio:
+    number: int  # the target's number in issue 15
+    what: str
+    scenario: str  # the row judged
+    metric: str
+    base: str  # the row it is divided by
+    base_metric: str
+    threshold: float
+    sense: str  # ">=" or "<="
+    unit: str  # what the ratio is a multiple of
+
+    @property
+    def text(self) -> str:
+        return f"{self.sense} {self.threshold:g} x {self.unit}"
+
+
+RATIOS = [
+    Ratio(1, "API transfers", "transfers", "rps", "sql_spread", "rps", 0.20, ">=", "raw SQL spread"),
+    Ratio(2, "Pays", "pay", "rps", "sql_spread", "rps", 0.18, ">=", "raw SQL spread"),
+    Ratio(3, "Idempotent replays", "replay", "rps", "healthz", "rps", 0.5, ">=", "/healthz"),
+    Ratio(4, "Batch, in transfers/s", "batch", "transfers_per_s", "sql_spread", "rps", 3.0, ">=", "raw SQL spread"),
+    Ratio(6, "Hot wallet top-ups", "topup", "rps", "transfers", "rps", 0.9, ">=", "API transfers"),
+    Ratio(6, "Deep statement page (1,000 unless --deep-page), p50", "statement_deep", "p50_ms",
+          "statement_page_1", "p50_ms", 1.5, "<=", "page-1 p50 latency"),
+    Ratio(8, "/healthz through the middleware stack", "healthz", "rps", "sql_spread", "rps", 1.0, ">=",
+          "raw SQL spread"),
+]
+NOT_MEASURED = "not measured in this run"
+
+
+def bases_of(scenarios: set[str]) -> set[str]:
+    """The rows the targets of `scenarios` are divided by: a ratio needs both sides from one run."""
+    return {ratio.base for ratio in RATIOS if ratio.scenario in scenarios}
+
+
+def judge(results: dict, notes: dict, checks: dict) -> list[dict]:
+    """Return issue 15's targets in its order: number, what, target, scenario, value, figure, met.
+
+    `met` is True or False, or None when the run did not measure it (`figure` says why).
+    """
+    judged = [_ratio(ratio, results, notes) for ratio in RATIOS]
+    judged += [_cpu(checks), _reconciled(checks, results)]
+    return sorted(judged, key=lambda target: target["number"])
+
+
+def _ratio(ratio: Ratio, results: dict, notes: dict) -> dict:
+    judged = {"number": ratio.number, "what": ratio.what, "target": ratio.text, "scenario": ratio.scenario}
+    value = results.get(ratio.scenario, {}).get("median", {}).get(ratio.metric)
+    base = results.get(ratio.base, {}).get("median", {}).get(ratio.base_metric)
+    if value is None or not base:
+        missing = ratio.scenario if value is None else ratio.base
+        # A scenario the harness tried and could not run (no batch endpoint) misses its target.
+        if missing in notes:
+            return {**judged, "value": None, "figure": f"{missing}: {notes[missing]}", "met": False}
+        return {**judged, "value": None, "figure": f"{missing} {NOT_MEASURED}", "met": None}
+    share = value / base
+    met = share >= ratio.threshold if ratio.sense == ">=" else share <= ratio.threshold
+    return {**judged, "value": share, "figure": f"{share:.2f}", "met": met}
+
+
+def _cpu(checks: dict) -> dict:
+    judged = {"number": 5, "what": "In-process CPU per transfer (bench/profile_request.py, PostgreSQL)",
+              "target": f"<= {CPU_PER_TRANSFER_MS:g} ms", "scenario": None}
+    cpu = checks.get("cpu")
+    if cpu is None:
+        error = checks.get("cpu_error")
+        figure = f"failed: {error}" if error else "not measured in this run: `bench/profile_request.py transfer`"
+        return {**judged, "value": None, "figure": figure, "met": False if error else None}
+    value = cpu["cpu_ms_median"]
+    figure = f"{value:.2f} ms (median of {cpu['requests']}; mean {cpu['cpu_ms_mean']:.2f} ms)"
+    return {**judged, "value": value, "figure": figure, "met": value <= CPU_PER_TRANSFER_MS}
+
+
+def _reconciled(checks: dict, results: dict) -> dict:
+    judged = {"number": 7, "what": "`reconcile` clean after every scenario", "target": "0 drifts", "scenario": None}
+    runs = checks.get("reconciliations", [])
+    checked = {run["after"] for run in runs}
+    unchecked = sorted(name for name in results if not name.startswith("sql_") and name not in checked)
+    if not runs:
+        return {**judged, "value": None, "figure": NOT_MEASURED, "met": None}
+    if any(run["drift_count"] is None for run in runs):
+        failed = [run["after"] for run in runs if run["drift_count"] is None]
+        return {**judged, "value": None, "figure": f"reconcile failed after {', '.join(failed)}", "met": False}
+    drifts = sum(run["drift_count"] for run in runs)
+    dirty = [run["after"] for run in runs if not run["clean"]]
+    figure = f"{drifts} drifts in {len(runs)} runs" + (f" (not clean after {', '.join(dirty)})" if dirty else "")
+    if unchecked:
+        figure += f"; no reconcile after {', '.join(unchecked)}"
+    return {**judged, "value": drifts, "figure": figure, "met": not dirty and not unchecked}
+
+
+def summary(judged: list[dict]) -> str:
+    """One line: how many targets this run met, and which it missed or did not measure."""
+    def numbers(met):
+        # Target 6 has two parts: name it once.
+        return ", ".join(dict.fromkeys(str(target["number"]) for target in judged if target["met"] is met)) or "none"
+
+    met = sum(1 for target in judged if target["met"] is True)
+    return f"{met} of {len(judged)} met; missed: {numbers(False)}; not measured: {numbers(None)}"
+
+
+def shown(met: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: "n/a"}[met]

@@ -1,0 +1,136 @@
+"""Issue 15's targets are judged on the right figures: each ratio divides the rows the issue names,
+a target the run could not reach is missed, one it did not try is n/a."""
+
+from bench.throughput.targets import bases_of, judge, summary
+
+
+def median(**figures) -> dict:
+    return {"title": "t", "runs": [], "median": figures}
+
+
+def full_run(**overrides) -> dict:
+    """Figures of a run where every target is just met."""
+    results = {
+        "sql_spread": median(rps=1000.0),
+        "healthz": median(rps=1000.0),
+        "transfers": median(rps=200.0),
+        "pay": median(rps=180.0),
+        "replay": median(rps=500.0),
+        "batch": median(rps=3.0, transfers_per_s=3000.0),
+        "topup": median(rps=180.0),
+        "statement_page_1": median(rps=100.0, p50_ms=10.0),
+        "statement_deep": median(rps=100.0, p50_ms=15.0),
+    }
+    results.update(overrides)
+    return results
+
+
+def clean_checks(results: dict, **overrides) -> dict:
+    reconciliations = [{"after": "setup", "drift_count": 0, "clean": True, "seconds": 1.0}]
+    reconciliations += [{"after": name, "drift_count": 0, "clean": True, "seconds": 1.0}
+                        for name in results if not name.startswith("sql_")]
+    return {"reconciliations": reconciliations, "cpu": {"cpu_ms_median": 2.0, "cpu_ms_mean": 2.1, "requests": 300},
+            **overrides}
+
+
+def by_what(judged: list[dict]) -> dict:
+    return {(target["number"], target["scenario"]): target for target in judged}
+
+
+def test_a_run_meeting_every_threshold_meets_all_eight_targets_in_the_issues_order():
+    results = full_run()
+    judged = judge(results, {}, clean_checks(results))
+    assert [target["number"] for target in judged] == [1, 2, 3, 4, 5, 6, 6, 7, 8]
+    assert all(target["met"] is True for target in judged), [t for t in judged if t["met"] is not True]
+
+
+def test_transfers_and_pays_are_judged_against_the_raw_sql_spread_baseline():
+    results = full_run(transfers=median(rps=199.0), pay=median(rps=181.0))
+    judged = by_what(judge(results, {}, clean_checks(results)))
+    assert judged[1, "transfers"]["value"] == 0.199 and judged[1, "transfers"]["met"] is False
+    assert judged[2, "pay"]["value"] == 0.181 and judged[2, "pay"]["met"] is True
+
+
+def test_replays_are_judged_against_healthz_of_the_same_run_not_against_raw_sql():
+    # Twice the raw SQL rate, but under half of /healthz: missed.
+    results = full_run(sql_spread=median(rps=100.0), healthz=median(rps=2000.0), replay=median(rps=900.0))
+    target = by_what(judge(results, {}, clean_checks(results)))[3, "replay"]
+    assert target["value"] == 0.45 and target["met"] is False
+    assert target["target"] == ">= 0.5 x /healthz"
+
+
+def test_batch_counts_transfers_per_second_not_requests():
+    results = full_run(batch=median(rps=2.0, transfers_per_s=2000.0))
+    target = by_what(judge(results, {}, clean_checks(results)))[4, "batch"]
+    assert target["value"] == 2.0 and target["met"] is False
+
+
+def test_a_deep_statement_page_slower_than_one_and_a_half_times_page_one_misses():
+    results = full_run(statement_deep=median(rps=50.0, p50_ms=15.1))
+    target = by_what(judge(results, {}, clean_checks(results)))[6, "statement_deep"]
+    assert target["met"] is False and target["target"] == "<= 1.5 x page-1 p50 latency"
+
+
+def test_healthz_below_the_raw_sql_rate_misses_the_floor_target():
+    results = full_run(healthz=median(rps=610.0), replay=median(rps=305.0))
+    judged = by_what(judge(results, {}, clean_checks(results)))
+    assert judged[8, "healthz"]["value"] == 0.61 and judged[8, "healthz"]["met"] is False
+    assert judged[3, "replay"]["met"] is True
+
+
+def test_a_batch_endpoint_that_is_not_available_misses_and_an_unmeasured_scenario_is_not_applicable():
+    results = full_run()
+    del results["batch"], results["pay"]
+    judged = by_what(judge(results, {"batch": "not available: POST /api/v1/transfers/batch answered 404"},
+                           clean_checks(results)))
+    assert judged[4, "batch"]["met"] is False and "404" in judged[4, "batch"]["figure"]
+    assert judged[2, "pay"]["met"] is None and "not measured" in judged[2, "pay"]["figure"]
+
+
+def test_cpu_per_transfer_over_two_milliseconds_misses_and_a_failed_profile_is_not_met():
+    results = full_run()
+    over = judge(results, {}, clean_checks(results, cpu={"cpu_ms_median": 2.01, "cpu_ms_mean": 2.2, "requests": 300}))
+    assert by_what(over)[5, None]["met"] is False
+    failed = judge(results, {}, clean_checks(results, cpu=None, cpu_error="profile_request transfer failed (1)"))
+    assert by_what(failed)[5, None]["met"] is False and "failed" in by_what(failed)[5, None]["figure"]
+    absent = judge(results, {}, clean_checks(results, cpu=None))
+    assert by_what(absent)[5, None]["met"] is None
+
+
+def test_one_drift_after_any_scenario_misses_the_reconcile_target():
+    results = full_run()
+    checks = clean_checks(results)
+    checks["reconciliations"][3] = {"after": "pay", "drift_count": 2, "clean": False, "seconds": 1.0}
+    target = by_what(judge(results, {}, checks))[7, None]
+    assert target["met"] is False and target["value"] == 2 and "pay" in target["figure"]
+
+
+def test_a_scenario_left_without_a_reconcile_run_misses_the_reconcile_target():
+    results = full_run()
+    checks = clean_checks(results)
+    checks["reconciliations"] = [run for run in checks["reconciliations"] if run["after"] != "topup"]
+    target = by_what(judge(results, {}, checks))[7, None]
+    assert target["met"] is False and "no reconcile after topup" in target["figure"]
+
+
+def test_a_reconcile_that_crashed_is_not_counted_as_clean():
+    results = full_run()
+    checks = clean_checks(results)
+    checks["reconciliations"][1] = {"after": "healthz", "drift_count": None, "clean": False, "seconds": 0.4,
+                                    "detail": "Traceback ..."}
+    target = by_what(judge(results, {}, checks))[7, None]
+    assert target["met"] is False and "failed after healthz" in target["figure"]
+
+
+def test_a_narrowed_run_also_measures_what_its_targets_are_divided_by():
+    assert bases_of({"replay"}) == {"healthz"}
+    assert bases_of({"healthz", "transfers", "replay"}) == {"sql_spread", "healthz"}
+    assert bases_of({"statement_deep", "topup"}) == {"statement_page_1", "transfers"}
+
+
+def test_the_summary_counts_met_targets_and_names_the_missed_and_unmeasured_ones():
+    results = full_run(transfers=median(rps=100.0))
+    del results["pay"]
+    line = summary(judge(results, {}, clean_checks(results)))
+    # Half-speed transfers miss 1 and lift top-ups to 1.8 x transfers (6 still met).
+    assert line == "7 of 9 met; missed: 1; not measured: 2"
