@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 SHORT_RUN = [
     "--ops", "2500", "--clients", "8", "--workers", "3", "--accounts", "20",
-    "--kills", "3", "--kills-between", "0.05", "0.2", "--pg-restarts", "1", "--restart-at", "0.3",
+    "--kills", "5", "--kills-between", "0.05", "0.2", "--pg-restarts", "1", "--restart-at", "0.3",
     # The test's whole budget: sending stops after 100 s, an unanswered operation gives up after 120 s.
     "--max-seconds", "100", "--max-op-seconds", "120", "--seed", "7",
 ]
