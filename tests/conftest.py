@@ -5,7 +5,7 @@ from django.conf import settings
 
 from .payments.helpers import WEBHOOK_SECRET
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "mintguard_site.db.postgresql"
 
 
 def pytest_collection_modifyitems(config, items):
