@@ -59,7 +59,7 @@ def _execute(sql: str, params: list) -> int:
 def fetch(model: type[Model], condition: str, params: list) -> list:
     """Return the model's rows matching `condition` (the SQL after FROM <table>), as instances."""
     # Names come from the model's metadata and `condition` from our code; values only as parameters.
-    sql = f"SELECT {_select_list(model)} FROM {_quote(model._meta.db_table)} {condition}"  # noqa: S608
+    sql = f"SELECT {_select_list(model)} FROM {_quote(model._meta.db_table)} {condition}"  # noqa: S608  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -86,7 +86,7 @@ def _insert_sql(model: type[Model], names: tuple[str, ...], unique: str | None) 
     placeholders = ", ".join(["%s"] * len(names))
     # Without a target, every unique constraint and unique index of the table counts.
     target = f"({_quote(model._meta.get_field(unique).column)}) " if unique else ""
-    return (f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+    return (f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608  # nosec B608
             f"ON CONFLICT {target}DO NOTHING")
 
 
@@ -107,7 +107,7 @@ def insert_unless_conflict(instance: Model, names: tuple[str, ...], *, unique: s
 @cache
 def _update_sql(model: type[Model], names: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in _fields(model, names))
-    return (f"UPDATE {_quote(model._meta.db_table)} SET {assignments} "  # noqa: S608
+    return (f"UPDATE {_quote(model._meta.db_table)} SET {assignments} "  # noqa: S608  # nosec B608
             f"WHERE {_quote(model._meta.pk.column)} = %s AND {_quote('status')} = %s")
 
 

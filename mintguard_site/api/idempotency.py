@@ -133,12 +133,12 @@ _INSERT = (
 _STORED_COLUMNS = ('id, "key", fingerprint, method, path, state, locked_until > %s, response_status, '
                    "response_content_type, response_body")  # `leased` computed by the database
 # Composed of constants only, never of input (values travel as parameters).
-_FIND = f'SELECT {_STORED_COLUMNS} FROM api_idempotencykey WHERE owner = %s AND "key" = %s'  # noqa: S608
+_FIND = f'SELECT {_STORED_COLUMNS} FROM api_idempotencykey WHERE owner = %s AND "key" = %s'  # noqa: S608  # nosec B608
 # PostgreSQL: reserve or find in one statement. The SELECT sees the statement's snapshot, so it
 # finds a row committed before the statement began; a twin that commits while the INSERT waits
 # on it is found by a second SELECT.
 _INSERT_OR_FIND = (
-    f"WITH reserved AS ({_INSERT}) SELECT true, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "  # noqa: S608
+    f"WITH reserved AS ({_INSERT}) SELECT true, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "  # noqa: S608  # nosec B608
     f"FROM reserved UNION ALL SELECT false, {_FIND.removeprefix('SELECT ')}"
 )
 _STORE = (
