@@ -157,13 +157,18 @@ def _db_time(value: datetime):  # SQLite keeps datetimes and UUIDs as text
 
 
 def _db_uuid(value: uuid.UUID | None):
-    return value if value is None or connection.features.has_native_uuid_field else value.hex
+    return IdempotencyKey._meta.get_field("lease_token").get_db_prep_value(value, connection)
+
+
+def _lease_columns(lease: Lease | None, now: datetime) -> tuple:
+    """(lease_token, locked_until) of a row reserved under `lease`, or of one with no lease."""
+    return (None, None) if lease is None else (_db_uuid(lease.token), _db_time(now + LEASE))
 
 
 def _row_values(*, owner: str, key: str, request_print: str, request, now: datetime, state: str,
                 lease: Lease | None = None, response=None) -> tuple:
     status, content_type, body = (None, "", None) if response is None else _answer_of(response)
-    token, locked_until = (None, None) if lease is None else (_db_uuid(lease.token), _db_time(now + LEASE))
+    token, locked_until = _lease_columns(lease, now)
     expires_at = now + timedelta(seconds=settings.MINTGUARD_IDEMPOTENCY_TTL)
     return (owner, key, request_print, request.method, request.path[:512], state, token, locked_until,
             status, content_type, body, _db_time(now), _db_time(expires_at))
@@ -209,7 +214,7 @@ def _store(row_id: int, response, *, token: uuid.UUID | None = None) -> bool:
 
 def _take_over(row_id: int, now: datetime, lease: Lease | None) -> bool:
     """Take over the row of a request that died, once its lease has run out (None: no new lease)."""
-    token, locked_until = (None, None) if lease is None else (_db_uuid(lease.token), _db_time(now + LEASE))
+    token, locked_until = _lease_columns(lease, now)
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_OVER, (token, locked_until, row_id, IN_PROGRESS, _db_time(now)))
         return cursor.rowcount == 1
@@ -316,7 +321,7 @@ def _run_atomic(method, call, *, owner: str, key: str):
     request_print = fingerprint(request)
     try:
         with transaction.atomic():
-            reserved = _reserve_in_transaction(owner=owner, key=key, request=request, request_print=request_print)
+            reserved = _reserve_row(owner=owner, key=key, request=request, request_print=request_print, lease=None)
             if isinstance(reserved, HttpResponse):
                 return reserved  # a replay: nothing was written
             response = _render(view, request, method(view, request, *args, **kwargs), args, kwargs)
@@ -343,12 +348,15 @@ def _run_atomic(method, call, *, owner: str, key: str):
     return response
 
 
-def _reserve_in_transaction(*, owner: str, key: str, request, request_print: str) -> int | HttpResponse:
-    """Reserve the key inside the request's transaction: its row id, or the answer a twin earned."""
+def _reserve_row(*, owner: str, key: str, request, request_print: str, lease: Lease | None) -> int | HttpResponse:
+    """Reserve the key (under `lease` on lease routes): its row id, or the answer a twin earned.
+
+    A row whose lease ran out (its request died with the key) is taken over.
+    """
     for _ in range(3):
         now = timezone.now()
         values = _row_values(owner=owner, key=key, request_print=request_print, request=request, now=now,
-                             state=IN_PROGRESS)
+                             state=IN_PROGRESS, lease=lease)
         found = _insert_or_find(values, owner=owner, key=key, now=now)
         if isinstance(found, int):
             return found
@@ -357,8 +365,7 @@ def _reserve_in_transaction(*, owner: str, key: str, request, request_print: str
         answer = _answer_twin(found, request_print)
         if answer is not None:
             return answer
-        # A request of the lease protocol (before this one existed) died with the key: take it over.
-        if _take_over(found.row_id, now, None):
+        if _take_over(found.row_id, now, lease):
             return found.row_id
     raise IdempotencyKeyInUse()
 
@@ -367,24 +374,9 @@ def _reserve_in_transaction(*, owner: str, key: str, request, request_print: str
 
 def reserve(*, owner: str, key: str, request) -> Lease | HttpResponse:
     """Reserve the key under a lease, in its own statement, or return the answer a twin already earned."""
-    request_print = fingerprint(request)
-    for _ in range(3):
-        now = timezone.now()
-        lease = Lease(0, uuid.uuid4())
-        values = _row_values(owner=owner, key=key, request_print=request_print, request=request, now=now,
-                             state=IN_PROGRESS, lease=lease)
-        found = _insert_or_find(values, owner=owner, key=key, now=now)
-        if isinstance(found, int):
-            return Lease(found, lease.token)
-        if found is None:
-            continue  # released or purged in between: try again
-        answer = _answer_twin(found, request_print)
-        if answer is not None:
-            return answer
-        # The first request died and its lease ran out: take the key over and resume.
-        if _take_over(found.row_id, now, lease):
-            return Lease(found.row_id, lease.token)
-    raise IdempotencyKeyInUse()
+    lease = Lease(0, uuid.uuid4())
+    reserved = _reserve_row(owner=owner, key=key, request=request, request_print=fingerprint(request), lease=lease)
+    return reserved if isinstance(reserved, HttpResponse) else Lease(reserved, lease.token)
 
 
 def _run_leased(lease: Lease, method, call):
