@@ -68,17 +68,14 @@ class WalletBalances:
 WALLET_FIND_SQL = 'SELECT id, account_id FROM "wallets_wallet" WHERE owner = %s AND user_id = %s AND currency = %s'
 
 
-def _uuid_from_db(value) -> UUID:
-    """Read a UUID column of a raw query: PostgreSQL returns UUIDs, SQLite the 32 hex digits Django stores."""
-    return value if isinstance(value, UUID) else UUID(value)
-
-
 def wallet_find(*, owner: str, user_id: str, currency: str) -> WalletIds | None:
     """Return the user's wallet in this currency under this API client, or None: one indexed read."""
     with connection.cursor() as cursor:
         cursor.execute(WALLET_FIND_SQL, [owner, user_id, currency])
         row = cursor.fetchone()
-    return None if row is None else WalletIds(id=_uuid_from_db(row[0]), account_id=_uuid_from_db(row[1]))
+    # The uuid field reads either database's form (a UUID on PostgreSQL, 32 hex digits on SQLite).
+    as_uuid = Wallet._meta.pk.to_python
+    return None if row is None else WalletIds(id=as_uuid(row[0]), account_id=as_uuid(row[1]))
 
 
 def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:

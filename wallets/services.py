@@ -26,6 +26,7 @@ from ledger.models import (
 from ledger.services import Leg, account_create, joins_transaction, system_account_id, transaction_post
 
 from . import selectors
+from .models import Wallet
 from .selectors import WalletIds, WalletTransaction
 
 ACCOUNT_NAME_MAX = 64
@@ -71,8 +72,10 @@ def _wallet_open(*, owner: str, user_id: str, currency: str) -> WalletIds | None
     wallet = WalletIds(id=uuid.uuid4(), account_id=uuid.uuid4())
     now = timezone.now()
     with connection.cursor() as cursor:
+        uuid_field = Wallet._meta.pk  # writes either database's form of a UUID
         cursor.execute(WALLET_OPEN_SQL, [
-            _uuid_to_db(wallet.id), owner, user_id, currency, _uuid_to_db(wallet.account_id),
+            uuid_field.get_db_prep_value(wallet.id, connection), owner, user_id, currency,
+            uuid_field.get_db_prep_value(wallet.account_id, connection),
             connection.ops.adapt_datetimefield_value(now),
         ])
         if cursor.rowcount == 0:
@@ -80,11 +83,6 @@ def _wallet_open(*, owner: str, user_id: str, currency: str) -> WalletIds | None
     account_create(owner=owner, name=wallet_account_name(user_id), currency=currency,
                    managed_by=AccountManagedBy.WALLET, account_id=wallet.account_id, created_at=now)
     return wallet
-
-
-def _uuid_to_db(value: uuid.UUID) -> uuid.UUID | str:
-    """A UUID as Django stores it: a uuid column on PostgreSQL, 32 hex digits on SQLite."""
-    return value if connection.features.has_native_uuid_field else value.hex
 
 
 def _credit(
