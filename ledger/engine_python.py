@@ -1,6 +1,6 @@
 """The posting engine through the ORM: SQLite's, and PostgreSQL's with MINTGUARD_LEDGER_ENGINE=python.
 
-It runs the checks of `ledger_post` (migration 0006) in the same order, with the same figures:
+It runs the checks of `ledger_post` (migrations 0006, 0007) in the same order, with the same figures:
 accounts (not found, managed), missing system accounts, locks, balance per currency, the reference
 rule, then overdraft and limit leg by leg. Every check runs before the first write, so a refusal
 leaves nothing behind.

@@ -1,4 +1,4 @@
-"""The posting engine on PostgreSQL: one call to `ledger_post` (migration 0006), one round trip.
+"""The posting engine on PostgreSQL: one call to `ledger_post` (migrations 0006, 0007), one round trip.
 
 The function locks, checks, writes and returns every posted leg with its account; a refusal comes
 back as one row naming the domain error, with the caller's transaction still usable.

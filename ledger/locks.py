@@ -7,7 +7,7 @@ key-share locks every posting insert takes. (SQLite ignores FOR UPDATE: its IMME
 transactions serialize writers for the whole database.)
 
 This is the only place Python takes ledger row locks. On PostgreSQL the posting function
-`ledger_post` (migration 0006) takes the same locks in the same order inside the database: one
+`ledger_post` (migrations 0006, 0007) takes the same locks in the same order inside the database: one
 bucket per account, `ORDER BY account_id, bucket ... FOR UPDATE`, before it reads a balance.
 """
 

@@ -2,7 +2,7 @@
 
 Invariants (services check them first, for clear errors; the database is the last word). On
 PostgreSQL the checks of 1, 5, 6, 7 and 8 run inside the posting function `ledger_post`
-(migration 0006, one round trip per posting); elsewhere `ledger.engine_python` runs the same
+(migrations 0006, 0007: one round trip per posting); elsewhere `ledger.engine_python` runs the same
 checks through the ORM, and a differential test keeps the two identical:
 
 1. A transaction has at least two postings and they sum to zero per currency (debits equal
