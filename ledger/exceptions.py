@@ -1,20 +1,11 @@
-"""Ledger errors. Each carries a stable `code` that clients branch on.
+"""Ledger errors: `DomainError`s, each with a stable `code` and a category (mintguard_site.errors)."""
 
-`category` says what kind of failure it is, without naming HTTP (the ledger knows nothing of
-HTTP): "invalid" (a request that parses but makes no sense), "validation" (a field fails its
-schema), "conflict" (the ledger's state forbids it), "not_found".
-"""
+from mintguard_site.errors import DomainError
 
 
-class LedgerError(Exception):
+class LedgerError(DomainError):
     code = "ledger_error"
     title = "Ledger error"
-    category = "invalid"
-
-    def __init__(self, detail: str = "", **context):
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.context = context
 
 
 class InvalidTransaction(LedgerError):

@@ -1,9 +1,9 @@
-"""Errors of the operators' dashboard: `LedgerError` subclasses, like every app's domain errors."""
+"""Errors of the operators' dashboard: `DomainError`s, like every app's."""
 
-from ledger.exceptions import LedgerError
+from mintguard_site.errors import DomainError
 
 
-class OperatorsError(LedgerError):
+class OperatorsError(DomainError):
     code = "operators_error"
     title = "Operators error"
 

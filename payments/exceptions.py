@@ -1,9 +1,9 @@
-"""Payments errors: `LedgerError` subclasses, so the API's one handler maps them by category."""
+"""Payments errors: `DomainError`s, so the API's one handler maps them by category."""
 
-from ledger.exceptions import LedgerError
+from mintguard_site.errors import DomainError
 
 
-class PaymentsError(LedgerError):
+class PaymentsError(DomainError):
     code = "payments_error"
     title = "Payments error"
 
@@ -57,10 +57,7 @@ class CheckoutKeyConflict(PaymentsError):
 
 
 class WebhookSignatureInvalid(PaymentsError):
-    """A webhook delivery with a missing or wrong signature, or a stale timestamp: not from the provider.
-
-    Its category is not an HTTP one the shared handler knows; the webhook view answers it with 401.
-    """
+    """A webhook delivery with a missing or wrong signature, or a stale timestamp: not from the provider."""
 
     code = "invalid_webhook_signature"
     title = "Invalid webhook signature"

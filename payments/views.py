@@ -11,8 +11,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.currencies import format_amount
-from ledger.exceptions import LedgerError
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of
+from mintguard_site.errors import DomainError
 from operators import selectors as dashboard
 from operators import services as operator_services
 from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
@@ -100,7 +100,7 @@ def order_refund(request, order_id):
             actor=request.user, order_id=order.pk, amount=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"], idempotency_key=form.cleaned_data["idempotency_key"],
         )
-    except LedgerError as error:  # over-refund, not refundable, key reused: shown next to the form
+    except DomainError as error:  # over-refund, not refundable, key reused: shown next to the form
         form.add_error(None, error.detail)
         return _refund_response(request, _order(order_id), form=form, status=409, step=step)
     amount = format_amount(result.refund.amount, result.order.currency)
@@ -151,7 +151,7 @@ def pending_resolve(request, order_id):
             actor=request.user, order_id=order.pk, outcome=form.cleaned_data["outcome"],
             note=form.cleaned_data["note"],
         )
-    except LedgerError as error:
+    except DomainError as error:
         form.add_error(None, error.detail)
         return render_page(request, "payments/pending_list.html", {
             "order": order, "form": form, "can_resolve": True,

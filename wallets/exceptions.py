@@ -1,9 +1,9 @@
-"""Wallet errors: `LedgerError` subclasses, so the one API exception handler maps them."""
+"""Wallet errors: `DomainError`s, so the one API exception handler maps them."""
 
-from ledger.exceptions import LedgerError
+from mintguard_site.errors import DomainError
 
 
-class WalletNotFound(LedgerError):
+class WalletNotFound(DomainError):
     """The user has no wallet for this API client (or only another client's user has)."""
 
     code = "wallet_not_found"

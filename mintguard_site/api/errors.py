@@ -15,14 +15,14 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from ledger.exceptions import LedgerError
+from mintguard_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 # How a domain error's category maps to HTTP (the ledger and apps know nothing of HTTP).
-CATEGORY_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "validation": 422}
+CATEGORY_STATUS = {"invalid": 400, "unauthenticated": 401, "not_found": 404, "conflict": 409, "validation": 422}
 
 
 class ApiError(Exception):
@@ -109,7 +109,7 @@ def problem_exception_handler(exc, context) -> Response | None:
     """DRF's EXCEPTION_HANDLER: turn every known exception into problem+json."""
     if isinstance(exc, ApiError):
         return problem_response(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
-    if isinstance(exc, LedgerError):
+    if isinstance(exc, DomainError):
         status = CATEGORY_STATUS.get(exc.category, 400)
         errors = {exc.context["field"]: [exc.detail]} if "field" in exc.context else None
         if status == 422 and errors is None:
