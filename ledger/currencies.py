@@ -10,7 +10,11 @@ from functools import cache
 from django.conf import settings
 from iso4217 import Currency
 
-from .exceptions import UnknownCurrency
+from .exceptions import InvalidAmount, UnknownCurrency
+
+# The largest amount of one posting, in minor units (10^15 cents: ten trillion dollars). Bigger
+# ones are typos or attacks, and sums of many stay far inside a bigint.
+MAX_AMOUNT = 10**15
 
 
 @cache
@@ -35,6 +39,18 @@ def currency_exponent(code: str) -> int:
 def validate_currency(code: str) -> str:
     currency_exponent(code)
     return code
+
+
+def amount_check(amount, *, field: str | None = None) -> int:
+    """Return `amount` if it is a whole number of minor units from 1 to MAX_AMOUNT; else InvalidAmount.
+
+    The one home of the rule: the API's serializers, every service and the dashboard's forms ask it.
+    """
+    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
+        context = {"field": field} if field else {}
+        raise InvalidAmount(f"Amount must be a whole number of minor units from 1 to {MAX_AMOUNT}, not {amount!r}.",
+                            **context)
+    return amount
 
 
 def format_amount(amount: int, currency: str) -> str:

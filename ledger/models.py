@@ -41,8 +41,6 @@ from django.utils.functional import cached_property
 
 # A balance never passes this, so sums of a few balances still fit in 64 bits.
 BALANCE_LIMIT = 9 * 10**18
-# The largest amount one posting may carry (API.md: amount <= 10^15).
-MAX_AMOUNT = 10**15
 # The owner of system accounts and of transactions not made for an API client.
 SYSTEM_OWNER = ""
 

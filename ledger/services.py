@@ -28,10 +28,9 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import engine_python, engine_sql, signals
-from .currencies import currency_exponent
-from .exceptions import AccountNotFound, InvalidAmount, InvalidTransaction, SelfTransfer
+from .currencies import amount_check, currency_exponent
+from .exceptions import AccountNotFound, InvalidTransaction, SelfTransfer
 from .models import (
-    MAX_AMOUNT,
     SYSTEM_OWNER,
     Account,
     AccountKind,
@@ -109,10 +108,7 @@ def _validate(entries: Sequence[Entry]) -> None:
         for leg in entry.legs:
             if leg.direction not in Direction.values:
                 raise InvalidTransaction(f"Direction must be DEBIT or CREDIT, not {leg.direction!r}.")
-            if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
-                raise InvalidAmount("Amounts are integers in the currency's minor unit.")
-            if not 0 < leg.amount <= MAX_AMOUNT:
-                raise InvalidAmount(f"Amount must be between 1 and {MAX_AMOUNT}, not {leg.amount}.")
+            amount_check(leg.amount)
             if leg.account_id is None and (leg.system not in SYSTEM_ACCOUNT_KINDS
                                            or all(other.account_id is None for other in entry.legs)):
                 raise ValueError(f"a leg without an account needs a system account name, not {leg.system!r}, "

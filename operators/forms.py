@@ -7,8 +7,8 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from ledger.currencies import currency_exponent
-from ledger.models import MAX_AMOUNT
+from ledger.currencies import amount_check, currency_exponent
+from ledger.exceptions import InvalidAmount
 from mintguard_site.api.models import Scope
 from payments.models import ConfirmationOutcome
 
@@ -34,9 +34,10 @@ def major_to_minor(text: str, currency: str) -> int:
         places = "no decimals" if exponent == 0 else f"at most {exponent} decimal{'s' if exponent > 1 else ''}"
         raise forms.ValidationError(f"{currency} amounts have {places}.", code="too_precise")
     minor = int(Decimal(text).scaleb(exponent))
-    if not 0 < minor <= MAX_AMOUNT:
-        raise forms.ValidationError("Enter an amount greater than zero.", code="out_of_range")
-    return minor
+    try:
+        return amount_check(minor)
+    except InvalidAmount:
+        raise forms.ValidationError("Enter an amount greater than zero.", code="out_of_range") from None
 
 
 def minor_to_major(amount: int, currency: str) -> str:

@@ -32,9 +32,8 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ledger.currencies import validate_currency
-from ledger.exceptions import InvalidAmount
-from ledger.models import MAX_AMOUNT, Direction, ReferenceNamespace, Transaction
+from ledger.currencies import amount_check, validate_currency
+from ledger.models import Direction, ReferenceNamespace, Transaction
 from ledger.services import Leg, joins_transaction, system_account_id, transaction_post
 from mintguard_site import observability
 
@@ -96,8 +95,7 @@ def order_create(
 ) -> Order:
     """Create an order awaiting payment. `order_id` lets a caller (the seed) make creation repeatable."""
     validate_currency(currency)
-    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
-        raise InvalidAmount(f"Amount must be an integer from 1 to {MAX_AMOUNT}.", field="amount")
+    amount_check(amount, field="amount")
     now = timezone.now()
     return Order.objects.create(
         id=order_id or uuid.uuid4(),
@@ -520,8 +518,7 @@ def refund_create(
     remaining = order.refundable_amount
     if amount is None:
         amount = remaining
-    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
-        raise InvalidAmount(f"Amount must be an integer from 1 to {MAX_AMOUNT}.", field="amount")
+    amount_check(amount, field="amount")
     if amount > remaining:
         raise RefundExceedsRemaining(
             f"Order {order.id} has {remaining} {order.currency} left to refund, {amount} requested.",

@@ -15,10 +15,9 @@ import uuid
 from django.db import connection
 from django.utils import timezone
 
-from ledger.currencies import validate_currency
-from ledger.exceptions import InsufficientFunds, InvalidAmount
+from ledger.currencies import amount_check, validate_currency
+from ledger.exceptions import InsufficientFunds
 from ledger.models import (
-    MAX_AMOUNT,
     AccountManagedBy,
     Direction,
     ReferenceNamespace,
@@ -136,8 +135,7 @@ def wallet_spend(
     revenue_id = system_account_id("revenue", currency)  # refuses an unknown currency first
     wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
     if wallet is None:
-        if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
-            raise InvalidAmount(f"Amount must be an integer between 1 and {MAX_AMOUNT}.")
+        amount_check(amount)
         raise InsufficientFunds(
             f"User {user_id!r} has no {currency} wallet: 0 {currency} available, {amount} requested.",
             available=0,

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 from rest_framework import serializers
 
-from ledger.currencies import validate_currency
+from ledger.currencies import MAX_AMOUNT, validate_currency
 from ledger.exceptions import UnknownCurrency
-from ledger.models import MAX_AMOUNT
 
 NAME_MAX = 64
 TEXT_MAX = 500
