@@ -49,7 +49,7 @@ def post(request: PostingRequest, *, db: str) -> list[tuple[Transaction, bool]]:
     except IntegrityError as exc:
         # Only possible when a twin with the same reference but other accounts raced us.
         raise concurrent_reference_conflict() from exc
-    Posting.objects.bulk_create([p for txn, _ in posted for p in txn.postings.all()])
+    Posting.objects.bulk_create([p for txn, _ in posted for p in txn.legs])
     BalanceBucket.objects.bulk_update(balances.values(), ["balance", "last_entry_number"], batch_size=500)
     return posted
 

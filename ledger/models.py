@@ -197,6 +197,13 @@ class Transaction(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.reference}"
 
+    @cached_property
+    def legs(self) -> list["Posting"]:
+        """This transaction's postings. The engine that posted it fills this with the postings it
+        wrote (each with its `account` attached), so rendering a fresh posting costs no query;
+        a transaction read back from the database loads them once, on first use."""
+        return list(self.postings.all())
+
 
 class Posting(models.Model):
     id = models.BigAutoField(primary_key=True)

@@ -17,7 +17,6 @@ from typing import NamedTuple
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from .currencies import currency_exponent
@@ -216,8 +215,8 @@ def transactions_from_legs(
 ) -> list[tuple[Transaction, bool]]:
     """Build each posted transaction, with whether it was posted before, from an engine's legs.
 
-    `txn.postings.all()` serves the legs from memory, and each posting's `account` is an in-memory
-    account (a customer's with `balance` set), so callers render the result without a query.
+    `txn.legs` holds the postings, and each posting's `account` is an in-memory account (a
+    customer's with `balance` set), so callers render the result without a query.
     """
     accounts: dict[UUID, Account] = {}
     posted: dict[int, tuple[Transaction, bool, list[Posting]]] = {}
@@ -242,8 +241,7 @@ def transactions_from_legs(
         postings.append(posting)
     result = []
     for txn, posted_before, postings in posted.values():
-        # Callers read txn.postings.all() to render the result: serve it from what was posted.
-        txn._prefetched_objects_cache = {"postings": _PostedLegs.of(txn, postings)}
+        txn.__dict__["legs"] = postings  # the cached_property's slot: what was posted, no query
         result.append((txn, posted_before))
     return result
 
@@ -264,21 +262,3 @@ def _saved(instance, db: str) -> None:
     instance._state.adding = False
     instance._state.db = db
 
-
-class _PostedLegs(QuerySet):
-    """A transaction's postings as just posted, for `txn.postings.all()`.
-
-    Filtering by transaction up front costs ~45 us, more than posting a leg, and a batch posts
-    a thousand transactions; so the filter is built only when something is chained on the
-    postings (select_related, filter...), which drops the cache and must query that
-    transaction's postings, never the whole table.
-    """
-
-    @classmethod
-    def of(cls, txn: Transaction, postings: list[Posting]) -> "_PostedLegs":
-        legs = cls(model=Posting)
-        legs._result_cache, legs._prefetch_done, legs._transaction_id = postings, True, txn.pk
-        return legs
-
-    def _clone(self):
-        return Posting.objects.filter(transaction_id=self._transaction_id)._clone()

@@ -60,7 +60,7 @@ def accounts_page(*, owner: str | None, limit: int, after: tuple | None = None) 
 
 def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
     """Return a transfer with its postings, or raise TransferNotFound (also for another owner's)."""
-    transfers = Transaction.objects.filter(kind="transfer").prefetch_related("postings")
+    transfers = Transaction.objects.filter(kind="transfer").prefetch_related("postings")  # for txn.legs
     if owner is not None:
         transfers = transfers.filter(owner=owner)
     try:

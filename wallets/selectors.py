@@ -111,7 +111,7 @@ def wallet_transaction(*, user_id: str, wallet: WalletIds, txn: Transaction) -> 
     and its `balance_after` is the wallet's balance, as a wallet's account (a customer account)
     keeps its whole balance in one bucket.
     """
-    posting = next(p for p in txn.postings.all() if p.account_id == wallet.account_id)
+    posting = next(p for p in txn.legs if p.account_id == wallet.account_id)
     return WalletTransaction(
         id=txn.id,
         reference_id=txn.reference,

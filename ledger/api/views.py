@@ -24,7 +24,7 @@ _timestamp = s.serializers.DateTimeField()
 
 def transfer_body(txn: Transaction) -> dict:
     """A transfer as the API shows it. Plain dicts: a batch renders a thousand of these."""
-    debit, credit = sorted(txn.postings.all(), key=lambda p: p.direction != Direction.DEBIT)
+    debit, credit = sorted(txn.legs, key=lambda p: p.direction != Direction.DEBIT)
     return {
         "id": str(txn.id),
         "source_account_id": str(debit.account_id),
@@ -81,7 +81,7 @@ class _AccountMovement(APIView):
             account_id=account_id, amount=data["amount"], description=data["description"],
             reference=request.idempotency_key, owner=request_owner(request), accounts_owner=visible_owner(request),
         )
-        account = next(p.account for p in txn.postings.all() if str(p.account_id) == str(account_id))
+        account = next(p.account for p in txn.legs if str(p.account_id) == str(account_id))
         body = {
             "transaction_id": txn.id, "type": self.kind, "amount": data["amount"], "currency": account.currency,
             "description": txn.description, "created_at": txn.created_at, "account": account,
