@@ -19,7 +19,7 @@ from ledger.models import Account, Posting, ReconciliationRun
 from ledger.reconciliation import Drift, reconcile_run, register_check
 from ledger.selectors import currency_totals
 from ledger.services import system_account_id
-from mintguard_site.management.commands.seed_demo import DEMO_CUSTOMERS
+from operators.management.commands.seed_demo import DEMO_CUSTOMERS
 
 from .conftest import db_uuid, raw_sql
 
