@@ -36,7 +36,7 @@ urlpatterns = [
     path("api-auth/", include(browsable_api_auth)),
     # Unknown API paths answer in problem+json even with DEBUG on.
     re_path(r"^api/", api_not_found),
-    # The operators' dashboard (API.md "Dashboard routes"): server-rendered pages with htmx.
+    # The operators' dashboard: server-rendered pages with htmx.
     path("", include("operators.urls")),
     path("", include("payments.urls")),
     path("", include("ledger.urls")),

@@ -1,4 +1,4 @@
-"""Shapes of the accounts, transfers and statements API (../shared/API.md)."""
+"""Shapes of the accounts, transfers and statements API (docs/api.md states the rules every route shares)."""
 
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers

@@ -1,7 +1,7 @@
 """API key scopes (issue 14, item 3): a key reaches only its scopes, and every route declares one.
 
-API.md "API key scopes": `accounts`, `wallets`, `payments`, `webhooks`, `books`; a route outside the
-key's scopes is 403 `scope_denied`; `GET /api/v1/ledger/summary` needs `books`.
+docs/api.md, "Authentication and API-key scopes": `accounts`, `wallets`, `payments`, `webhooks`, `books`;
+a route outside the key's scopes is 403 `scope_denied`; `GET /api/v1/ledger/summary` needs `books`.
 """
 
 import pytest

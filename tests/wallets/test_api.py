@@ -1,4 +1,4 @@
-"""The wallets HTTP API (API.md, "Wallets"), end to end through DRF's APIClient."""
+"""The wallets HTTP API, end to end through DRF's APIClient."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Shapes of the wallets API (../shared/API.md, "Wallets")."""
+"""Shapes of the wallets API (docs/api.md states the rules every route shares)."""
 
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
