@@ -37,9 +37,11 @@ test-sqlite: $(VENV) ## Tests on SQLite (PYTEST_ARGS="-k ..." to narrow)
 test-postgres: $(VENV) ## Tests on a private PostgreSQL cluster started for this run
 	$(PYTHON) scripts/with_postgres.py -- .venv/bin/pytest $(PYTEST_ARGS)
 
-lint: $(VENV) ## Ruff (pycodestyle, pyflakes, isort, bugbear, security, Django rules) and bandit
+# settings_test: its test-only secrets let Django start without a production environment.
+lint: $(VENV) ## Ruff (pycodestyle, pyflakes, isort, bugbear, security, Django rules), bandit, no missing migration
 	.venv/bin/ruff check .
 	.venv/bin/bandit -c pyproject.toml -q -r .
+	DJANGO_SETTINGS_MODULE=mintguard_site.settings_test $(PYTHON) manage.py makemigrations --check --dry-run
 
 # RELIABILITY_ARGS="--ops 50000 --seed 2" to vary it; `.venv/bin/python -m bench.bank --help` lists the knobs.
 reliability: $(VENV) ## Bank test: 20,000 ops over gunicorn, 10 worker SIGKILLs, 1 PostgreSQL restart, 0 violations

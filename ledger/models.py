@@ -264,6 +264,7 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("run_reconciliation", "Can run a reconciliation")]
 
     def __str__(self) -> str:
         outcome = "clean" if self.ok else f"{self.drift_count} drift(s)"

@@ -216,7 +216,7 @@ def _snapshot():
 def reconcile_run(*, checks: dict[str, Check] | None = None, store: bool = True) -> ReconciliationRun:
     """Run the checks (default: every registered one), store the run, and return it."""
     checks = registered_checks() if checks is None else checks
-    tally = _Tally(max_kept=getattr(settings, "MINTGUARD_RECONCILIATION_MAX_DRIFTS", 1000))
+    tally = _Tally(max_kept=settings.MINTGUARD_RECONCILIATION_MAX_DRIFTS)
     started_at, clock = timezone.now(), time.monotonic()
     per_check = []
     with _snapshot():

@@ -1,4 +1,5 @@
-"""Reads of the ledger that are more than a `.get()`: statements and integrity checks.
+"""Reads of the ledger that are more than a `.get()`: statements, integrity checks, and the
+dashboard's pages (the API and the dashboard share `accounts_page`).
 
 The integrity checks aggregate in SQL and stream their rows, so they run in bounded memory on
 ledgers of any size. Reconciliation builds on them.
@@ -7,6 +8,7 @@ ledgers of any size. Reconciliation builds on them.
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from uuid import UUID
 
@@ -14,8 +16,20 @@ from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from mintguard_site.api.pagination import keyset_after
+from mintguard_site.search import id_matches
+
 from .exceptions import AccountNotFound, InvalidStatementPosition, TransferNotFound
-from .models import DEBIT_NORMAL_KINDS, Account, BalanceBucket, Direction, Posting, Transaction, normal_balance
+from .models import (
+    DEBIT_NORMAL_KINDS,
+    Account,
+    BalanceBucket,
+    Direction,
+    Posting,
+    ReconciliationRun,
+    Transaction,
+    normal_balance,
+)
 
 _debits = Coalesce(Sum("amount", filter=Q(direction=Direction.DEBIT)), Value(0), output_field=BigIntegerField())
 _credits = Coalesce(Sum("amount", filter=Q(direction=Direction.CREDIT)), Value(0), output_field=BigIntegerField())
@@ -47,15 +61,24 @@ def accounts_get(*, account_ids: list, owner: str | None = None) -> dict:
     return {account_id: found[str(account_id)] for account_id in account_ids}
 
 
-def accounts_page(*, owner: str | None, limit: int, after: tuple | None = None) -> list[Account]:
-    """Return customer accounts newest first, after the (created_at, id) position given."""
+def accounts_page(
+    *, owner: str | None, limit: int, after: list | tuple | None = None, q: str = "", currency: str = ""
+) -> list[Account]:
+    """Return customer accounts with their balances newest first, after the (created_at, id) position given.
+
+    `owner` None (an operator) sees every client's accounts. `q`, the dashboard's search, matches
+    the id (full, or its first 4-8 characters), part of the name, or the owner.
+    """
     accounts = Account.objects.filter(is_system=False).with_balance().order_by("-created_at", "-id")
     if owner is not None:
         accounts = accounts.filter(owner=owner)
-    if after is not None:
-        created_at, account_id = after
-        accounts = accounts.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=account_id))
-    return list(accounts[:limit])
+    q = q.strip()
+    if q:
+        accounts, by_id = id_matches(accounts, q)
+        accounts = accounts.filter(by_id | Q(name__icontains=q) | Q(owner=q))
+    if currency:
+        accounts = accounts.filter(currency=currency)
+    return list(accounts.filter(keyset_after(after))[:limit])
 
 
 def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
@@ -267,3 +290,78 @@ def ledger_summary(*, owner: str | None = None) -> dict:
             ],
         }
     return {"balanced": all(c["debits"] == c["credits"] for c in summary.values()), "currencies": summary}
+
+
+# --- the dashboard's pages -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrencyBook:
+    currency: str
+    debits: int
+    credits: int
+    customer_accounts: int
+    customer_balance: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.debits == self.credits
+
+
+def ledger_books() -> list[CurrencyBook]:
+    """Per currency: the ledger's total debits and credits, and what customers hold."""
+    totals = currency_totals()
+    customers = {
+        row["currency"]: row
+        for row in Account.objects.filter(is_system=False)
+        .values("currency")
+        .annotate(n=Count("id", distinct=True), held=Coalesce(Sum("balance_buckets__balance"), 0))
+        .order_by()
+    }
+    currencies = sorted(set(totals) | set(customers))
+    return [
+        CurrencyBook(
+            c, *totals.get(c, (0, 0)), customers.get(c, {}).get("n", 0), customers.get(c, {}).get("held", 0)
+        )
+        for c in currencies
+    ]
+
+
+@dataclass(frozen=True)
+class SystemAccountRow:
+    name: str
+    kind: str
+    accounts: list[Account | None]  # one per currency of the matrix, None where never used
+
+
+def system_account_matrix() -> tuple[list[str], list[SystemAccountRow]]:
+    """Return the currencies and, per system account name, its account in each currency (one query)."""
+    accounts = list(Account.objects.filter(is_system=True).with_balance().order_by("name", "currency"))
+    currencies = sorted({a.currency for a in accounts})
+    by_name: dict[str, dict[str, Account]] = {}
+    for account in accounts:
+        by_name.setdefault(account.name, {})[account.currency] = account
+    rows = [
+        SystemAccountRow(name, next(iter(cells.values())).get_kind_display(), [cells.get(c) for c in currencies])
+        for name, cells in by_name.items()
+    ]
+    return currencies, rows
+
+
+def account_currencies() -> list[str]:
+    return list(Account.objects.values_list("currency", flat=True).distinct().order_by("currency"))
+
+
+def transaction_postings(*, transaction: Transaction) -> list[Posting]:
+    """Return a transaction's postings with their accounts, in the order they were written."""
+    return list(transaction.postings.select_related("account").order_by("id"))
+
+
+def reconciliation_runs(*, limit: int = 15) -> list[ReconciliationRun]:
+    """Return the latest runs without their drift lists (those can be long)."""
+    return list(ReconciliationRun.objects.defer("drifts").order_by("-started_at", "-id")[:limit])
+
+
+def reconciliation_run_since(moment: datetime) -> ReconciliationRun | None:
+    """Return the first run that started at `moment` or after it (the one a page started), if stored yet."""
+    return ReconciliationRun.objects.filter(started_at__gte=moment).order_by("started_at", "id").first()

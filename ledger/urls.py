@@ -8,8 +8,8 @@ app_name = "ledger"
 
 urlpatterns = [
     path("ledger/", views.account_list, name="accounts"),
-    path("ledger/accounts/<str:account_id>/", views.account_detail, name="account-detail"),
-    path("ledger/transactions/<str:transaction_id>/", views.transaction_detail, name="transaction-detail"),
+    path("ledger/accounts/<uuid:account_id>/", views.account_detail, name="account-detail"),
+    path("ledger/transactions/<uuid:transaction_id>/", views.transaction_detail, name="transaction-detail"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("reconciliation/run/", views.reconciliation_run, name="reconciliation-run"),
     path("reconciliation/status/", views.reconciliation_status, name="reconciliation-status"),

@@ -5,51 +5,41 @@ The ledger's core (models, services, selectors) never imports the dashboard; the
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.core.exceptions import BadRequest, ValidationError
-from django.http import Http404
-from django.shortcuts import redirect
+from django.core.exceptions import BadRequest
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of
-from operators import selectors as dashboard
-from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
-from operators.services import reconciliation_start
+from mintguard_site.api.pagination import decode_cursor, encode_cursor
+from mintguard_site.api.selectors import owner_names
+from mintguard_site.dashboard import PAGE_SIZE, operator_required, page_rows, render_page, wants_partial
 
+from . import selectors
 from .exceptions import InvalidStatementPosition
 from .models import Account, ReconciliationRun, Transaction
-from .reconciliation import reconcile_run
-from .selectors import statement_page
+from .operator_runs import reconciliation_run_now, reconciliation_start
 
 # A poll gives up after this long: the worker that ran it may have been recycled.
 RECONCILIATION_POLL_LIMIT = timedelta(minutes=10)
-
-
-def _get_or_404(queryset, pk):
-    try:
-        return queryset.get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, ValidationError):
-        raise Http404("Not found.") from None
 
 
 @require_GET
 @operator_required("ledger.view_account")
 def account_list(request):
     filters = {"q": request.GET.get("q", "")[:64], "currency": request.GET.get("currency", "")[:12]}
-    rows = dashboard.customer_accounts(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "accounts"))
-    accounts, next_cursor = page_of(rows, scope="accounts", limit=PAGE_SIZE,
-                                    position=newest_first)
+    accounts, next_cursor = page_rows(request, "accounts", partial(selectors.accounts_page, owner=None, **filters))
     context = {
         "accounts": accounts, "next_cursor": next_cursor, "filters": filters,
-        "names": dashboard.owner_names(a.owner for a in accounts),
+        "names": owner_names(a.owner for a in accounts),
     }
     if not wants_partial(request):
         context |= {
-            "books": dashboard.ledger_books(),
-            "system": dashboard.system_account_matrix(),
-            "currencies": dashboard.account_currencies(),
+            "books": selectors.ledger_books(),
+            "system": selectors.system_account_matrix(),
+            "currencies": selectors.account_currencies(),
         }
     return render_page(request, "ledger/account_list.html", context, partial="ledger/_account_results.html")
 
@@ -57,31 +47,31 @@ def account_list(request):
 @require_GET
 @operator_required("ledger.view_account")
 def account_detail(request, account_id):
-    account = _get_or_404(Account.objects.with_balance(), account_id)
+    account = get_object_or_404(Account.objects.with_balance(), pk=account_id)
     scope = f"statement:{account.pk}"
     try:
-        entries, position = statement_page(account=account, limit=PAGE_SIZE, before=decode_cursor(request, scope))
+        entries, position = selectors.statement_page(
+            account=account, limit=PAGE_SIZE, before=decode_cursor(request, scope)
+        )
     except InvalidStatementPosition as exc:
         raise BadRequest(exc.detail) from None
     next_cursor = encode_cursor(scope, position) if position else None
     return render_page(request, "ledger/account_detail.html", {
         "account": account, "entries": entries, "next_cursor": next_cursor,
-        "names": dashboard.owner_names([account.owner]),
+        "names": owner_names([account.owner]),
     }, partial="ledger/_statement_results.html")
 
 
 @require_GET
 @operator_required("ledger.view_transaction")
 def transaction_detail(request, transaction_id):
-    try:
-        txn, postings = dashboard.transaction_detail(transaction_id=transaction_id)
-    except (Transaction.DoesNotExist, ValueError, ValidationError):
-        raise Http404("No such transaction.") from None
+    txn = get_object_or_404(Transaction, pk=transaction_id)
+    postings = selectors.transaction_postings(transaction=txn)
     return render_page(request, "ledger/transaction_detail.html", {
         "txn": txn, "postings": postings,
         "debits": sum(p.amount for p in postings if p.direction == "DEBIT"),
         "credits": sum(p.amount for p in postings if p.direction == "CREDIT"),
-        "names": dashboard.owner_names([txn.owner]),
+        "names": owner_names([txn.owner]),
     })
 
 
@@ -89,7 +79,7 @@ def transaction_detail(request, transaction_id):
 
 
 def _reconciliation_context(request, *, selected_id=None) -> dict:
-    runs = dashboard.reconciliation_runs()
+    runs = selectors.reconciliation_runs()
     selected = None
     if selected_id:
         run_id = str(selected_id)
@@ -100,7 +90,7 @@ def _reconciliation_context(request, *, selected_id=None) -> dict:
     return {
         "runs": runs,
         "selected": selected,
-        "can_run": request.user.has_perm("operators.run_reconciliation"),
+        "can_run": request.user.has_perm("ledger.run_reconciliation"),
     }
 
 
@@ -108,18 +98,18 @@ def _reconciliation_context(request, *, selected_id=None) -> dict:
 @operator_required("ledger.view_reconciliationrun")
 def reconciliation(request):
     context = _reconciliation_context(request, selected_id=request.GET.get("run"))
-    context["books"] = dashboard.ledger_books()
+    context["books"] = selectors.ledger_books()
     return render_page(request, "ledger/reconciliation.html", context, partial="ledger/_reconciliation_panel.html")
 
 
 @require_POST
-@operator_required("operators.run_reconciliation")
+@operator_required("ledger.run_reconciliation")
 def reconciliation_run(request):
-    """Start a run. htmx polls for its result; without JavaScript the request waits for it."""
+    """Start a run (audited). htmx polls for its result; without JavaScript the request waits for it."""
     if not wants_partial(request):
-        run = reconcile_run()
+        run = reconciliation_run_now(actor=request.user)
         return redirect(f"{reverse('ledger:reconciliation')}?run={run.pk}")
-    since, started_now = reconciliation_start()
+    since, started_now = reconciliation_start(actor=request.user)
     return render_page(request, "ledger/reconciliation.html", {
         "since": since.isoformat(), "already_running": not started_now,
     }, partial="ledger/_reconciliation_running.html", status=202)
@@ -136,7 +126,7 @@ def reconciliation_status(request):
     if since is None or timezone.is_naive(since):
         return render_page(request, "ledger/reconciliation.html", _reconciliation_context(request),
                            partial="ledger/_reconciliation_panel.html")
-    finished = ReconciliationRun.objects.filter(started_at__gte=since).order_by("started_at", "id").first()
+    finished = selectors.reconciliation_run_since(since)
     if finished is None and timezone.now() - since < RECONCILIATION_POLL_LIMIT:
         return render_page(request, "ledger/reconciliation.html", {"since": since.isoformat()},
                            partial="ledger/_reconciliation_running.html", status=202)

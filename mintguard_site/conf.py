@@ -1,15 +1,19 @@
-"""Parsers for the environment variables that settings.py reads, and helpers over their values.
+"""The environment reader that settings.py uses, and the parsers of MintGuard's own formats.
 
-Kept apart from settings.py so application code can import them (importing a settings module
-from app code would re-read the environment) and tests can exercise each parser alone.
+settings.py reads every variable once, with its type and default, through `Env` (django-environ).
+The formats that are MintGuard's own (rates like `100/min`, per-currency caps, `CODE:exponent`
+assets, Standard Webhooks secrets, the cache URL) are parsed here from the strings it read, each
+refusing a bad value with ImproperlyConfigured naming the variable. Kept apart from settings.py so
+application code can import them (importing a settings module from app code would re-read the
+environment) and tests can exercise each parser alone.
 """
 
 import base64
 import binascii
-import os
 import re
 from collections.abc import Mapping
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$", re.IGNORECASE)
@@ -18,27 +22,68 @@ _CURRENCY_CODE = re.compile(r"^[A-Z0-9]{1,12}$")
 _AMOUNT = re.compile(r"[0-9]+\Z")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class Env(environ.Env):
+    """django-environ's reader, held to MintGuard's rules.
+
+    - A value that does not parse stops startup with ImproperlyConfigured naming the variable and
+      the value (django-environ raises a bare ValueError).
+    - A switch is 1/0, true/false, yes/no or on/off; any other word is refused, not read as false.
+    - A blank number or switch takes its default, as an unset one does (compose passes `VAR=`).
+    - A value is taken as written: no `$OTHER` indirection, which would misread a secret that
+      starts with `$`.
+    - A list is comma-separated; items are stripped and empty ones dropped.
+    - A number may be bounded (`minimum`, `maximum`), a string limited to `choices`.
+    """
+
+    TRUE_WORDS = ("1", "true", "yes", "on")
+    FALSE_WORDS = ("0", "false", "no", "off")
+    KINDS = {bool: "true or false (1/0, yes/no, on/off)", int: "an integer", float: "a number"}
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        # Not django-environ's own: that one follows `$OTHER` and casts a blank value.
+        raw = self.ENVIRON.get(var)
+        if raw is None or (cast in self.KINDS and not raw.strip()):
+            if default is self.NOTSET:
+                raise ImproperlyConfigured(f"Set the {var} environment variable.")
+            return default
+        try:
+            return self.parse_value(raw, cast)
+        except ValueError:
+            raise ImproperlyConfigured(f"{var} must be {self.KINDS.get(cast, 'valid')}, not {raw!r}.") from None
+
+    @classmethod
+    def parse_value(cls, value, cast):
+        if cast is bool:
+            word = value.strip().lower()
+            if word not in cls.TRUE_WORDS + cls.FALSE_WORDS:
+                raise ValueError(word)
+            return word in cls.TRUE_WORDS
+        if cast is float:
+            return float(value)  # django-environ's own drops every character that is not a digit
+        if cast is list:
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return super().parse_value(value, cast)
+
+    def int(self, var, default=environ.Env.NOTSET, *, minimum=None, maximum=None):
+        return _within(var, super().int(var, default), minimum, maximum)
+
+    def float(self, var, default=environ.Env.NOTSET, *, minimum=None, maximum=None):
+        return _within(var, super().float(var, default), minimum, maximum)
+
+    def str(self, var, default=environ.Env.NOTSET, *, choices=None):
+        value = super().str(var, default)
+        if choices is not None and value not in choices:
+            raise ImproperlyConfigured(f"{var} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
 
 
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}.") from None
-    if value < minimum:
+def _within(name: str, value, minimum, maximum):
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be from {minimum} to {maximum}, not {value}.")
+    if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}.")
     return value
 
 
@@ -48,6 +93,18 @@ def parse_rate(name: str, spec: str) -> tuple[int, int]:
     if not match or int(match.group(1)) < 1:
         raise ImproperlyConfigured(f"{name} must look like 6000/min (per s, min, hour or day), not {spec!r}.")
     return int(match.group(1)), _PERIOD_SECONDS[match.group(2)[0].lower()]
+
+
+def parse_assets(name: str, spec: str) -> dict[str, int]:
+    """Parse `CODE:exponent,...` into {code: exponent}; an empty spec means no custom asset."""
+    assets: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        code, _, exponent = item.partition(":")
+        if not (code.isascii() and code.isalnum()) or not (exponent.isascii() and exponent.isdigit()) \
+                or int(exponent) > 18:
+            raise ImproperlyConfigured(f"{name}: bad entry {item!r}, expected CODE:exponent (0 to 18)")
+        assets[code.upper()] = int(exponent)
+    return assets
 
 
 class CurrencyCaps(dict):
@@ -99,7 +156,10 @@ def cache_from_url(url: str) -> dict:
             # A dead Redis must not hang requests: fail fast (rate limits then fail open).
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
-    raise ImproperlyConfigured("CACHE_URL must be redis://host:port/db, rediss://..., unix://... or locmem://.")
+    # Only the scheme: the rest of the URL may hold a password.
+    scheme = url.partition("://")[0]
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://host:port/db, rediss://..., unix://... or locmem://, "
+                               f"not {scheme}://...")
 
 
 def outage_pending_cap(currency: str) -> int:

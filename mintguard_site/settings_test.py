@@ -17,7 +17,7 @@ os.environ.setdefault("MINTGUARD_METRICS_TOKEN", "test-only-metrics-token")
 os.environ.setdefault("MINTGUARD_PAYMENT_PROVIDER", "simulator")
 
 from .settings import *  # noqa: E402,F403
-from .settings import DATABASES, VAR_DIR  # noqa: E402
+from .settings import DATABASES, VAR_DIR, env  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]
@@ -27,7 +27,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # connections to one database. xdist workers get their own suffixed file.
     # MINTGUARD_TEST_SQLITE names another file, so two checkouts' runs can share a var/.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("MINTGUARD_TEST_SQLITE") or str(VAR_DIR / "test_mintguard.sqlite3")
+        "NAME": env.str("MINTGUARD_TEST_SQLITE", default="") or str(VAR_DIR / "test_mintguard.sqlite3")
     }
 else:
     # Tests run threads that each open a connection; keep them short-lived.

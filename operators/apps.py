@@ -10,5 +10,6 @@ class OperatorsConfig(AppConfig):
         from .roles import roles_sync_after_migrate
 
         # Models added after the roles migration (by any app) get their view permission into the
-        # roles too: this runs after every `migrate`, once all apps' permissions exist.
-        post_migrate.connect(roles_sync_after_migrate, sender=self, dispatch_uid="operators.roles_sync")
+        # roles too: this runs after every `migrate` (and test flush), once all apps' permissions
+        # exist. Not tied to this app as sender: Django sends post_migrate only for apps with models.
+        post_migrate.connect(roles_sync_after_migrate, dispatch_uid="operators.roles_sync")

@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 
 from ledger.currencies import format_amount
-
-from .selectors import CurrencyVolume
+from payments.selectors import CurrencyVolume
 
 WIDTH, HEIGHT = 560, 160
 TOP, BOTTOM, LEFT = 14, 22, 4

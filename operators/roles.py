@@ -14,8 +14,9 @@ from django.db.models import Q
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 
-VIEWED_APPS = ("ledger", "payments", "wallets", "operators")
-OPERATOR_PERMISSIONS = ("operators.refund_order", "operators.resolve_pending", "operators.run_reconciliation")
+VIEWED_APPS = ("ledger", "payments", "wallets", "audit")
+# Each app declares its dashboard actions in its models' Meta.permissions.
+OPERATOR_PERMISSIONS = ("payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation")
 ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient")
 
 
@@ -43,4 +44,11 @@ def roles_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def roles_sync_after_migrate(sender, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
-    roles_sync(apps=apps, using=using)
+    """Sync the roles once per `migrate`, after the last app's permissions exist.
+
+    post_migrate comes once per app with models, in INSTALLED_APPS order, each creating its own
+    permissions; so the roles are synced when it comes for the last of them.
+    """
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
+    if sender is with_models[-1]:
+        roles_sync(apps=apps, using=using)

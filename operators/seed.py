@@ -2,8 +2,9 @@
 
 Everything goes through the same services as the API and the dashboard: orders are created and
 paid with the simulated provider (forced outcomes), refunds and resolutions are made by the demo
-operator through `operators.services`, so they are in the audit log. Running it twice changes
-nothing: ids are derived from fixed names, and every pay, refund and resolve key is fixed.
+operator through `operator_refund` and `operator_resolve_pending`, so they are in the audit log.
+Running it twice changes nothing: ids are derived from fixed names, and every pay, refund and
+resolve key is fixed.
 """
 
 import uuid
@@ -11,12 +12,11 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from audit.models import AuditAction, AuditEntry
 from payments.models import Order, OrderStatus
-from payments.services import order_create, order_pay
+from payments.services import operator_refund, operator_resolve_pending, order_create, order_pay
 
-from .models import AuditAction, AuditEntry
 from .roles import ADMIN, OPERATOR, VIEWER
-from .services import operator_refund, operator_resolve_pending
 
 _NAMESPACE = uuid.UUID("6a1f0c2e-57b4-4d7e-9a3c-2f5e8b1d4c70")
 

@@ -1,21 +1,23 @@
 """The dashboard shell: login, logout, overview, audit log and API keys. Thin: parse, call, render."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditAction
+from audit.selectors import audit_actors, audit_search
 from mintguard_site import observability
 from mintguard_site.api.models import ApiClient
-from mintguard_site.api.pagination import decode_cursor, page_of
+from mintguard_site.dashboard import operator_required, page_rows, render_page
 
 from . import selectors, services
 from .charts import volume_chart
-from .dashboard import PAGE_SIZE, operator_required, render_page
 from .forms import ApiKeyCreateForm, LoginForm
 from .lockout import seconds_until_unlocked
-from .models import AuditAction
 
 
 class LoginView(auth_views.LoginView):
@@ -68,19 +70,18 @@ def overview(request):
 
 
 @require_GET
-@operator_required("operators.view_auditentry")
+@operator_required("audit.view_auditentry")
 def audit(request):
     filters = {
         "action": request.GET.get("action", "") if request.GET.get("action") in AuditAction.values else "",
         "actor": request.GET.get("actor", "")[:150],
         "q": request.GET.get("q", "")[:64],
     }
-    rows = selectors.audit_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "audit"))
-    entries, next_cursor = page_of(rows, scope="audit", limit=PAGE_SIZE,
-                                   position=lambda e: [e.created_at.isoformat(), e.pk])
+    entries, next_cursor = page_rows(request, "audit", partial(audit_search, **filters),
+                                     position=lambda e: [e.created_at.isoformat(), e.pk])
     return render_page(request, "operators/audit.html", {
         "entries": entries, "next_cursor": next_cursor, "filters": filters,
-        "actions": AuditAction.choices, "actors": selectors.audit_actors(),
+        "actions": AuditAction.choices, "actors": audit_actors(),
     }, partial="operators/_audit_results.html")
 
 

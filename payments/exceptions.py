@@ -62,3 +62,13 @@ class WebhookSignatureInvalid(PaymentsError):
     code = "invalid_webhook_signature"
     title = "Invalid webhook signature"
     category = "unauthenticated"
+
+
+class NoteRequired(PaymentsError):
+    """Resolving a payment by hand needs the operator's reason, for the audit log."""
+
+    code = "note_required"
+    title = "A note is required"
+    category = "validation"
+    # The one wording, for the service's refusal and the dashboard form's alike.
+    message = "A note is required: say why you mark this payment by hand."

@@ -72,7 +72,7 @@ class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.CharField(max_length=64, help_text="The API client (or operator) it belongs to.")
     user_id = models.CharField(max_length=64, help_text="The buyer, as the client identifies them.")
-    seller_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - API.md: null when none
+    seller_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - the API shows null when none
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=12)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED)
@@ -88,6 +88,11 @@ class Order(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The dashboard's actions on orders, beside Django's view/add/change/delete.
+        permissions = [
+            ("refund_order", "Can refund paid orders"),
+            ("resolve_pending", "Can mark pending payments paid or failed"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive"),
             models.UniqueConstraint(

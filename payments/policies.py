@@ -28,5 +28,5 @@ def provider_unavailable_outcome(*, order: Order) -> str:
 
 def platform_fee(amount: int) -> int:
     """Return the platform's fee on a seller's sale: floor(amount * bps / 10000), in minor units."""
-    bps = int(getattr(settings, "MINTGUARD_PLATFORM_FEE_BPS", 0))
+    bps = settings.MINTGUARD_PLATFORM_FEE_BPS
     return amount * bps // 10_000

@@ -35,7 +35,7 @@ def seed_demo_orders(*, owner: str) -> list[str]:
             order_pay(order_id=order_id, idempotency_key=f"seed:pay:{name}", simulate=outcome)
         if refund is not None:
             refund_create(
-                order=Order.objects.get(pk=order_id), amount=refund, reason="Demo: arrived damaged",
+                order_id=order_id, amount=refund, reason="Demo: arrived damaged",
                 created_by=owner, idempotency_key=f"seed:refund:{name}",
             )
         ids.append(str(order_id))

@@ -1,16 +1,28 @@
-"""Reads of the payments app that are more than a `.get()`."""
+"""Reads of the payments app that are more than a `.get()`: the API's and the dashboard's.
 
-from dataclasses import dataclass
-from datetime import datetime
+Every dashboard list is fetched in one query whatever its length, and the order page in a fixed
+number: the dashboard's query-count tests count them with 50 rows.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Count, DateTimeField, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
+from audit.models import AuditEntry
+from audit.selectors import audit_history
 from ledger.models import Direction, Posting
+from mintguard_site.api.auth import OPERATOR_OWNER_PREFIX
+from mintguard_site.api.pagination import keyset_after
+from mintguard_site.api.selectors import owner_names
+from mintguard_site.search import id_matches
 
 from .exceptions import OrderNotFound
-from .models import Order, OrderStatus, Payment, PaymentStatus
+from .models import Order, OrderStatus, Payment, PaymentConfirmation, PaymentStatus, Refund, WebhookEvent
+from .transitions import status_after_refunds
 
 
 def order_get(*, order_id, owner: str | None = None) -> Order:
@@ -47,22 +59,28 @@ def orders_page(
     *,
     owner: str | None,
     limit: int,
-    after: tuple | None = None,
+    after: list | tuple | None = None,
     status: str | None = None,
     user_id: str | None = None,
+    q: str = "",
 ) -> list[Order]:
-    """Return orders newest first, after the (created_at, id) position given."""
+    """Return orders newest first, after the (created_at, id) position given.
+
+    `owner` None (an operator) sees every client's orders. `q`, the dashboard's search, matches the
+    order id (full, or its first 4-8 characters), or part of the buyer's or the seller's id.
+    """
     orders = Order.objects.order_by("-created_at", "-id")
     if owner is not None:
         orders = orders.filter(owner=owner)
-    if status is not None:
+    if status:
         orders = orders.filter(status=status)
     if user_id is not None:
         orders = orders.filter(user_id=user_id)
-    if after is not None:
-        created_at, order_id = after
-        orders = orders.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=order_id))
-    return list(orders[:limit])
+    q = q.strip()
+    if q:
+        orders, by_id = id_matches(orders, q)
+        orders = orders.filter(by_id | Q(user_id__icontains=q) | Q(seller_id__icontains=q))
+    return list(orders.filter(keyset_after(after))[:limit])
 
 
 @dataclass(frozen=True)
@@ -100,4 +118,250 @@ def order_ledger_entries(*, order: Order) -> list[OrderLedgerEntry]:
             created_at=p.transaction.created_at,
         )
         for p in postings
+    ]
+
+
+# --- the dashboard's order page ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    transaction_id: UUID
+    kind: str
+    account: str
+    account_id: UUID
+    direction: str  # "DR" or "CR"
+    amount: int
+    currency: str
+    created_at: datetime
+    total_debits: int  # running totals of the order's lines up to and including this one
+    total_credits: int
+    first_of_transaction: bool
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    title: str
+    detail: str = ""
+    status: str = ""  # the order's status after the event, when it changed it
+
+
+@dataclass
+class OrderDetail:
+    order: Order
+    payments: list[Payment]
+    refunds: list[Refund]
+    confirmations: list[PaymentConfirmation]
+    webhook_events: list[WebhookEvent]
+    ledger_lines: list[LedgerLine]
+    audit_entries: list[AuditEntry]
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ledger_balanced(self) -> bool:
+        last = self.ledger_lines[-1] if self.ledger_lines else None
+        return last is None or last.total_debits == last.total_credits
+
+
+def order_detail(*, order: Order) -> OrderDetail:
+    """Return everything the order page shows: attempts, refunds, events, ledger lines, audit log."""
+    payments = list(order.payments.order_by("created_at", "id"))
+    refunds = list(order.refunds.order_by("created_at", "id"))
+    confirmations = list(order.confirmations.order_by("created_at", "id"))
+    webhook_events = list(order.webhook_events.order_by("received_at", "id"))
+    audit_entries = audit_history(target_type="order", target_id=order.pk)
+    lines, debits, credits, previous = [], 0, 0, None
+    for entry in order_ledger_entries(order=order):
+        debits += entry.amount if entry.direction == "DR" else 0
+        credits += entry.amount if entry.direction == "CR" else 0
+        lines.append(LedgerLine(
+            entry.transaction_id, entry.kind, entry.account, entry.account_id, entry.direction, entry.amount,
+            entry.currency, entry.created_at, debits, credits, entry.transaction_id != previous,
+        ))
+        previous = entry.transaction_id
+    detail = OrderDetail(order, payments, refunds, confirmations, webhook_events, lines, audit_entries)
+    detail.timeline = order_timeline(detail)
+    detail.names = owner_names([order.owner, *(r.created_by for r in refunds)])
+    return detail
+
+
+def order_timeline(detail: OrderDetail) -> list[TimelineEvent]:
+    """Put the order's story in time order: creation, attempts, confirmations, webhooks, refunds."""
+    order = detail.order
+    events = [TimelineEvent(order.created_at, "Order created", order.description, OrderStatus.CREATED)]
+    confirmed = {c.payment_id for c in detail.confirmations if c.result == "applied"}
+    for payment in detail.payments:
+        events.append(TimelineEvent(payment.created_at, f"Payment attempt {str(payment.id)[:8]} started"))
+        if payment.status == PaymentStatus.SUCCEEDED and payment.id not in confirmed:
+            events.append(TimelineEvent(payment.updated_at, "Charge succeeded", payment.provider_reference,
+                                        OrderStatus.PAID))
+        elif payment.status == PaymentStatus.FAILED and payment.id not in confirmed:
+            events.append(TimelineEvent(payment.updated_at, "Charge failed", payment.failure_reason,
+                                        OrderStatus.FAILED))
+        elif payment.status == PaymentStatus.PENDING or payment.id in confirmed:
+            events.append(TimelineEvent(payment.created_at, "Provider unavailable: payment left pending",
+                                        "trusted buyer under the outage cap", OrderStatus.PENDING_PAYMENT))
+    for confirmation in detail.confirmations:
+        by = confirmation.get_source_display() + (f" {confirmation.actor}" if confirmation.actor else "")
+        changed = confirmation.status_after if confirmation.status_after != confirmation.status_before else ""
+        events.append(TimelineEvent(
+            confirmation.created_at, f"{confirmation.outcome} reported by {by}",
+            " · ".join(filter(None, [confirmation.get_result_display(), confirmation.note])), changed,
+        ))
+    for event in detail.webhook_events:
+        events.append(TimelineEvent(
+            event.received_at, f"Webhook {event.outcome or ''} received".replace("  ", " "),
+            f"event {event.event_id or '—'}: {event.get_result_display()}",
+        ))
+    refunded = 0
+    for refund in detail.refunds:
+        refunded += refund.amount
+        status = status_after_refunds(amount=order.amount, refunded=refunded)
+        events.append(TimelineEvent(refund.created_at, f"Refund {str(refund.id)[:8]}", refund.reason, status))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+# --- the dashboard's queues and lists --------------------------------------------------------
+
+
+def pending_queue(*, limit: int, after: list | None = None) -> list[Order]:
+    """Return orders awaiting a provider's confirmation, oldest pending first (`pending_since`)."""
+    since = Subquery(
+        Payment.objects.filter(order=OuterRef("pk"), status=PaymentStatus.PENDING).values("created_at")[:1]
+    )
+    orders = (
+        Order.objects.filter(status=OrderStatus.PENDING_PAYMENT)
+        .annotate(pending_since=Coalesce(since, "created_at", output_field=DateTimeField()))
+        .order_by("pending_since", "id")
+    )
+    return list(orders.filter(keyset_after(after, field="pending_since", descending=False))[:limit])
+
+
+def pending_position(order: Order) -> list:
+    """The position of an order in the pending queue, for its cursor."""
+    return [order.pending_since.isoformat(), str(order.pk)]
+
+
+def refunds_search(
+    *, q: str = "", currency: str = "", source: str = "", acknowledged: str = "", limit: int,
+    after: list | None = None,
+) -> list[Refund]:
+    """Return refunds newest first with their orders. `q` matches the refund or order id, the
+    buyer, or the reason; `source` is "operator" or "api"; `acknowledged` "yes"/"no" (by the provider)."""
+    refunds = Refund.objects.select_related("order").order_by("-created_at", "-id")
+    q = q.strip()
+    if q:
+        refunds, by_id = id_matches(refunds, q)
+        refunds, by_order = id_matches(refunds, q, "order_id")
+        refunds = refunds.filter(by_id | by_order | Q(order__user_id__icontains=q) | Q(reason__icontains=q))
+    if currency:
+        refunds = refunds.filter(order__currency=currency)
+    if source == "operator":
+        refunds = refunds.filter(created_by__startswith=OPERATOR_OWNER_PREFIX)
+    elif source == "api":
+        refunds = refunds.exclude(created_by__startswith=OPERATOR_OWNER_PREFIX)
+    if acknowledged == "yes":
+        refunds = refunds.exclude(provider_reference="")
+    elif acknowledged == "no":
+        refunds = refunds.filter(provider_reference="")
+    return list(refunds.filter(keyset_after(after))[:limit])
+
+
+def order_currencies() -> list[str]:
+    return list(Order.objects.values_list("currency", flat=True).distinct().order_by("currency"))
+
+
+# --- the dashboard's overview --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayVolume:
+    day: date
+    amount: int
+    count: int
+
+
+@dataclass(frozen=True)
+class CurrencyVolume:
+    currency: str
+    days: list[DayVolume]
+
+    @property
+    def total(self) -> int:
+        return sum(d.amount for d in self.days)
+
+    @property
+    def count(self) -> int:
+        return sum(d.count for d in self.days)
+
+    @property
+    def today(self) -> DayVolume:
+        return self.days[-1]
+
+
+@dataclass(frozen=True)
+class CurrencyAmount:
+    currency: str
+    count: int
+    amount: int
+    today_count: int = 0
+    today_amount: int = 0
+    oldest: datetime | None = None
+
+
+def payment_volumes(*, first_day: date, days: int, since: datetime) -> list[CurrencyVolume]:
+    """Return the volume paid per currency on each of `days` days from `first_day` (which starts at `since`).
+
+    Volume is what the ledger booked: a payment counts on the day its transaction was posted.
+    """
+    booked = (
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, ledger_transaction__created_at__gte=since)
+        .annotate(day=TruncDate("ledger_transaction__created_at"))
+        .values("day", "order__currency")
+        .annotate(total=Sum("amount"), n=Count("id"))
+        .order_by()
+    )
+    per_currency: dict[str, dict[date, tuple[int, int]]] = {}
+    for row in booked:
+        per_currency.setdefault(row["order__currency"], {})[row["day"]] = (row["total"], row["n"])
+    span = [first_day + timedelta(days=n) for n in range(days)]
+    return [
+        CurrencyVolume(currency, [DayVolume(day, *per_currency[currency].get(day, (0, 0))) for day in span])
+        for currency in sorted(per_currency)
+    ]
+
+
+def order_status_counts() -> list[tuple[str, str, int]]:
+    """Return (status, label, number of orders) for every status, in the lifecycle's order."""
+    counts = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return [(status, label, counts.get(status, 0)) for status, label in OrderStatus.choices]
+
+
+def refund_totals(*, since: datetime, today_start: datetime) -> list[CurrencyAmount]:
+    """Return the refunds made since `since` per currency, with those made since `today_start`."""
+    return [
+        CurrencyAmount(row["order__currency"], row["n"], row["total"], row["today_n"], row["today_total"])
+        for row in Refund.objects.filter(created_at__gte=since)
+        .values("order__currency")
+        .annotate(
+            n=Count("id"),
+            total=Sum("amount"),
+            today_n=Count("id", filter=Q(created_at__gte=today_start)),
+            today_total=Coalesce(Sum("amount", filter=Q(created_at__gte=today_start)), 0),
+        )
+        .order_by("order__currency")
+    ]
+
+
+def pending_totals() -> list[CurrencyAmount]:
+    """Return the payments awaiting a provider's confirmation per currency, with the oldest's start."""
+    return [
+        CurrencyAmount(row["order__currency"], row["n"], row["total"], oldest=row["oldest"])
+        for row in Payment.objects.filter(status=PaymentStatus.PENDING)
+        .values("order__currency")
+        .annotate(n=Count("id"), total=Sum("amount"), oldest=Min("created_at"))
+        .order_by("order__currency")
     ]

@@ -1,34 +1,26 @@
 """Dashboard pages of payments: orders, an order, its refund form, the pending queue, refunds.
 
 Thin function views: parse the request, call a selector or an operator service, render a page or,
-for htmx, the fragment it swaps. Refunds and resolutions go through `operators.services`, which
-call the same payments services as the API and write the audit entry in the same transaction.
+for htmx, the fragment it swaps. Refunds and resolutions go through `services.operator_refund` and
+`services.operator_resolve_pending`, which run the API's own services and write the audit entry
+in the same transaction.
 """
 
+from functools import partial
+
 from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.currencies import format_amount
-from mintguard_site.api.pagination import decode_cursor, newest_first, page_of
+from mintguard_site.api.selectors import owner_names
+from mintguard_site.dashboard import operator_required, page_rows, render_page, wants_partial
 from mintguard_site.errors import DomainError
-from operators import selectors as dashboard
-from operators import services as operator_services
-from operators.dashboard import PAGE_SIZE, operator_required, render_page, wants_partial
-from operators.forms import RefundForm, ResolvePendingForm
 
-from .exceptions import OrderNotFound
-from .models import OrderStatus
-from .selectors import order_get
-from .transitions import REFUNDABLE_STATUSES
-
-
-def _order(order_id):
-    try:
-        return order_get(order_id=order_id)
-    except OrderNotFound:
-        raise Http404("No such order.") from None
+from . import selectors, services
+from .exceptions import OrderNotRefundable, RefundExceedsRemaining
+from .forms import RefundForm, ResolvePendingForm
+from .models import Order, OrderStatus
 
 
 @require_GET
@@ -36,21 +28,27 @@ def _order(order_id):
 def order_list(request):
     status = request.GET.get("status", "")
     filters = {"q": request.GET.get("q", "")[:64], "status": status if status in OrderStatus.values else ""}
-    rows = dashboard.orders_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "orders"))
-    orders, next_cursor = page_of(rows, scope="orders", limit=PAGE_SIZE,
-                                  position=newest_first)
+    orders, next_cursor = page_rows(request, "orders", partial(selectors.orders_page, owner=None, **filters))
     return render_page(request, "payments/order_list.html", {
         "orders": orders, "next_cursor": next_cursor, "filters": filters, "statuses": OrderStatus.choices,
     }, partial="payments/_order_results.html")
 
 
+def _refundable(order: Order) -> bool:
+    try:
+        services.refund_eligibility(order=order)
+    except OrderNotRefundable:
+        return False
+    return True
+
+
 def _order_context(request, order, *, refund_form=None, confirm=None) -> dict:
-    may_refund = request.user.has_perm("operators.refund_order")
-    if may_refund and refund_form is None and order.status in REFUNDABLE_STATUSES:
+    may_refund = request.user.has_perm("payments.refund_order")
+    if may_refund and refund_form is None and _refundable(order):
         refund_form = RefundForm.fresh(order=order)
     return {
         "order": order,
-        "detail": dashboard.order_detail(order=order),
+        "detail": selectors.order_detail(order=order),
         # A submitted form stays on screen with its errors even if the order stopped being refundable.
         "can_refund": may_refund and refund_form is not None,
         "refund_form": refund_form,
@@ -61,12 +59,12 @@ def _order_context(request, order, *, refund_form=None, confirm=None) -> dict:
 @require_GET
 @operator_required("payments.view_order")
 def order_detail(request, order_id):
-    order = _order(order_id)
+    order = get_object_or_404(Order, pk=order_id)
     return render_page(request, "payments/order_detail.html", _order_context(request, order))
 
 
 @require_POST
-@operator_required("operators.refund_order")
+@operator_required("payments.refund_order")
 def order_refund(request, order_id):
     """Two steps: "review" shows what will be refunded; "confirm" refunds it, once per form key.
 
@@ -74,7 +72,7 @@ def order_refund(request, order_id):
     new refund and its ledger lines appear without a reload; without JavaScript each step renders
     the full page (and a success redirects to it).
     """
-    order = _order(order_id)
+    order = get_object_or_404(Order, pk=order_id)
     form = RefundForm(request.POST, currency=order.currency)
     step = request.POST.get("step", "review")
     if not form.is_valid():
@@ -82,11 +80,13 @@ def order_refund(request, order_id):
     if step == "edit":  # back from the review to the form, with what was typed and the same key
         return _refund_response(request, order, form=form, step=step)
     if step != "confirm":
-        # Early feedback only: refund_create checks both again under the order's lock.
-        if order.status not in REFUNDABLE_STATUSES:
+        # Early feedback only: refund_create asks the same rule again under the order's lock.
+        try:
+            services.refund_eligibility(order=order, amount=form.cleaned_data["amount"])
+        except OrderNotRefundable:
             form.add_error(None, f"Order is {order.get_status_display().lower()}: nothing to refund.")
             return _refund_response(request, order, form=form, status=409, step=step)
-        if form.cleaned_data["amount"] > order.refundable_amount:
+        except RefundExceedsRemaining:
             remaining = format_amount(order.refundable_amount, order.currency)
             form.add_error("amount", f"Only {remaining} remains to refund.")
             return _refund_response(request, order, form=form, status=409, step=step)
@@ -96,13 +96,13 @@ def order_refund(request, order_id):
         }
         return _refund_response(request, order, form=form, confirm=confirm, step=step)
     try:
-        result = operator_services.operator_refund(
+        result = services.operator_refund(
             actor=request.user, order_id=order.pk, amount=form.cleaned_data["amount"],
             reason=form.cleaned_data["reason"], idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except DomainError as error:  # over-refund, not refundable, key reused: shown next to the form
         form.add_error(None, error.detail)
-        return _refund_response(request, _order(order_id), form=form, status=409, step=step)
+        return _refund_response(request, get_object_or_404(Order, pk=order_id), form=form, status=409, step=step)
     amount = format_amount(result.refund.amount, result.order.currency)
     if result.created:
         messages.success(request, f"Refunded {amount}.")
@@ -124,20 +124,18 @@ def _refund_response(request, order, *, form, step, confirm=None, status=200):
 @require_GET
 @operator_required("payments.view_order")
 def pending_list(request):
-    rows = dashboard.pending_queue(limit=PAGE_SIZE + 1, after=decode_cursor(request, "pending"))
-    orders, next_cursor = page_of(rows, scope="pending", limit=PAGE_SIZE,
-                                  position=lambda o: [o.pending_since.isoformat(), str(o.pk)])
+    orders, next_cursor = page_rows(request, "pending", selectors.pending_queue, position=selectors.pending_position)
     return render_page(request, "payments/pending_list.html", {
         "orders": orders, "next_cursor": next_cursor,
-        "can_resolve": request.user.has_perm("operators.resolve_pending"),
+        "can_resolve": request.user.has_perm("payments.resolve_pending"),
     }, partial="payments/_pending_results.html")
 
 
 @require_POST
-@operator_required("operators.resolve_pending")
+@operator_required("payments.resolve_pending")
 def pending_resolve(request, order_id):
     """Mark a pending payment PAID or FAILED with a note, through the webhook's own service."""
-    order = _order(order_id)
+    order = get_object_or_404(Order, pk=order_id)
     form = ResolvePendingForm(request.POST)
     if not form.is_valid():
         if wants_partial(request):
@@ -147,7 +145,7 @@ def pending_resolve(request, order_id):
         messages.error(request, f"Order {str(order.pk)[:8]}: {' '.join(form.errors.get('note', ['Invalid.']))}")
         return redirect("payments:pending")
     try:
-        result = operator_services.operator_resolve_pending(
+        result = services.operator_resolve_pending(
             actor=request.user, order_id=order.pk, outcome=form.cleaned_data["outcome"],
             note=form.cleaned_data["note"],
         )
@@ -173,11 +171,9 @@ def refund_list(request):
         "source": source if source in ("operator", "api") else "",
         "acknowledged": acknowledged if acknowledged in ("yes", "no") else "",
     }
-    rows = dashboard.refunds_search(**filters, limit=PAGE_SIZE + 1, after=decode_cursor(request, "refunds"))
-    refunds, next_cursor = page_of(rows, scope="refunds", limit=PAGE_SIZE,
-                                   position=newest_first)
+    refunds, next_cursor = page_rows(request, "refunds", partial(selectors.refunds_search, **filters))
     return render_page(request, "payments/refund_list.html", {
         "refunds": refunds, "next_cursor": next_cursor, "filters": filters,
-        "currencies": dashboard.order_currencies(),
-        "names": dashboard.owner_names(r.created_by for r in refunds),
+        "currencies": selectors.order_currencies(),
+        "names": owner_names(r.created_by for r in refunds),
     }, partial="payments/_refund_results.html")

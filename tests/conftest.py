@@ -1,11 +1,11 @@
-"""Shared test setup: database-vendor markers and helpers for concurrency tests."""
+"""Shared test setup: database-vendor markers, API clients, dashboard users per role."""
 
 import pytest
-from django.conf import settings
+from django.test import Client
 
+from .db_helpers import ON_POSTGRES
 from .payments.helpers import WEBHOOK_SECRET
-
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "mintguard_site.db.postgresql"
+from .role_helpers import user_with_role
 
 
 def pytest_collection_modifyitems(config, items):
@@ -42,16 +42,41 @@ def api(make_api_client):
 
 
 @pytest.fixture
-def operator_user(db, django_user_model):
+def operator_user(db):
     """Return a factory of dashboard users in a role group (viewer, operator, admin)."""
-    from django.contrib.auth.models import Group
 
     def make(role: str = "viewer", username: str | None = None):
-        user = django_user_model.objects.create_user(username or f"{role}-user", password="pw")
-        user.groups.add(Group.objects.get(name=role))
-        return user
+        return user_with_role(role, username=username)
 
     return make
+
+
+@pytest.fixture
+def as_role(db):
+    """Return a factory of test clients signed in as a fresh user of the given role (None: no role)."""
+
+    def make(role: str | None, **extra) -> Client:
+        client = Client()
+        client.user = user_with_role(role, **extra)
+        client.force_login(client.user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def viewer(as_role):
+    return as_role("viewer")
+
+
+@pytest.fixture
+def operator(as_role):
+    return as_role("operator")
+
+
+@pytest.fixture
+def admin_role(as_role):
+    return as_role("admin")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Reads of wallets: balances per user and the wallet's view of a ledger transaction."""
+"""Reads of wallets: balances per user, the wallet's view of a ledger transaction, the dashboard's lists."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.db import connection
 
-from ledger.models import Transaction, bucket_sum
+from ledger.models import Posting, Transaction, bucket_sum
 
 from .exceptions import WalletNotFound
 from .models import Wallet
@@ -122,3 +122,21 @@ def wallet_transaction(*, user_id: str, wallet: WalletIds, txn: Transaction) -> 
         balance_after=posting.balance_after,
         created_at=txn.created_at,
     )
+
+
+# --- the dashboard's page ------------------------------------------------------------------
+
+
+def wallet_movements(*, account_ids, limit: int = 25) -> list[Posting]:
+    """Return the latest postings on these wallet accounts, newest first, with their transactions."""
+    return list(
+        Posting.objects.filter(account_id__in=list(account_ids))
+        .select_related("transaction", "account")
+        .order_by("-transaction__created_at", "-id")[:limit]
+    )
+
+
+def recent_wallets(*, limit: int = 20) -> list[Wallet]:
+    """Return the newest wallets with their accounts and balances."""
+    return list(Wallet.objects.select_related("account").annotate(balance=bucket_sum("account_id"))
+                .order_by("-created_at", "-id")[:limit])

@@ -3,11 +3,10 @@
 from django.views.decorators.http import require_GET
 
 from mintguard_site.api.serializers import normalise_identifier
-from operators import selectors as dashboard
-from operators.dashboard import operator_required, render_page
+from mintguard_site.dashboard import operator_required, render_page
 
 from .exceptions import WalletNotFound
-from .selectors import wallet_balances
+from .selectors import recent_wallets, wallet_balances, wallet_movements
 
 
 @require_GET
@@ -26,7 +25,7 @@ def wallet_lookup(request):
             context["not_found"] = True
         else:
             context["balances"] = balances
-            context["movements"] = dashboard.wallet_movements(account_ids=[a.id for a in balances.accounts])
+            context["movements"] = wallet_movements(account_ids=[a.id for a in balances.accounts])
     else:
-        context["recent"] = dashboard.recent_wallets()
+        context["recent"] = recent_wallets()
     return render_page(request, "wallets/lookup.html", context, partial="wallets/_lookup_results.html")

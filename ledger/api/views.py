@@ -45,9 +45,7 @@ class AccountListCreate(APIView):
     def get(self, request):
         limit = parse_limit(request)
         position = decode_cursor(request, "accounts", size=2)
-        accounts = selectors.accounts_page(
-            owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None
-        )
+        accounts = selectors.accounts_page(owner=visible_owner(request), limit=limit + 1, after=position)
         page, next_cursor = page_of(accounts, scope="accounts", limit=limit, position=newest_first)
         return Response({"results": [account_body(a) for a in page], "next_cursor": next_cursor})
 

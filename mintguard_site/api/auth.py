@@ -146,7 +146,7 @@ class IsApiClientOrOperator(permissions.BasePermission):
     without one fails closed. Scopes do not apply to operators.
 
     Reading needs a dashboard role (view permission on ledger accounts). A write needs the
-    permission the view names in `operator_permission` (refunds: `operators.refund_order`);
+    permission the view names in `operator_permission` (refunds: `payments.refund_order`);
     writes that are a client's own business (deposits, transfers, payments) are superuser-only.
     """
 
@@ -169,11 +169,16 @@ class IsApiClientOrOperator(permissions.BasePermission):
         return user.is_superuser or (required is not None and user.has_perm(required))
 
 
+def operator_owner(user) -> str:
+    """The owner string of rows an operator creates, from the dashboard or the browsable API."""
+    return f"{OPERATOR_OWNER_PREFIX}{user.pk}"
+
+
 def request_owner(request) -> str:
     """The owner string that rows created by this request belong to."""
     if isinstance(request.user, ApiClient):
         return request.user.owner
-    return f"{OPERATOR_OWNER_PREFIX}{request.user.pk}"
+    return operator_owner(request.user)
 
 
 def visible_owner(request) -> str | None:

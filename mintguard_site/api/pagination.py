@@ -5,8 +5,10 @@ cannot forge or edit one (400 invalid_cursor). The API and the dashboard page th
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from django.core import signing
+from django.db.models import Q
 
 from .errors import InvalidCursor, InvalidParameter
 
@@ -46,6 +48,21 @@ def decode_cursor(request, scope: str, *, size: int | None = None) -> list | Non
 def newest_first(row) -> list:
     """The position of a row in a list ordered by (created_at, id) descending."""
     return [row.created_at.isoformat(), str(row.pk)]
+
+
+def keyset_after(position: Sequence | None, *, field: str = "created_at", descending: bool = True) -> Q:
+    """The condition for the rows after `position` ([moment, id], as `newest_first` writes it).
+
+    The list is ordered by (`field`, id), newest first unless `descending` is False; without a
+    position it matches every row.
+    """
+    if not position:
+        return Q()
+    moment, row_id = position
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    op = "lt" if descending else "gt"
+    return Q(**{f"{field}__{op}": moment}) | Q(**{field: moment, f"id__{op}": row_id})
 
 
 def page_of(rows: Sequence, *, scope: str, limit: int, position: Callable[[object], list]) -> tuple[list, str | None]:

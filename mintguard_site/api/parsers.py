@@ -26,6 +26,13 @@ class PayloadTooLarge(APIException):
     default_detail = f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
 
 
+def refuse_oversized_body(request, *, limit: int = MAX_BODY_BYTES) -> None:
+    """Raise PayloadTooLarge when the request declares a body over `limit` bytes, before anything reads it."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isascii() and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"Request bodies on this route are limited to {limit} bytes.")
+
+
 def nests_deeper_than(data, limit: int) -> bool:
     """True when the JSON value's arrays and objects nest more than `limit` levels (walked level by level)."""
     level = [data] if isinstance(data, dict | list) else []
@@ -66,11 +73,9 @@ class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         context = parser_context or {}
         request = context.get("request")
-        # A view may allow more (the transfer batch carries up to 1,000 transfers).
-        limit = getattr(context.get("view"), "max_body_bytes", MAX_BODY_BYTES)
-        length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if length and length.isascii() and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(f"Request bodies on this route are limited to {limit} bytes.")
+        if request is not None:
+            # A view may allow more (the transfer batch carries up to 1,000 transfers).
+            refuse_oversized_body(request, limit=getattr(context.get("view"), "max_body_bytes", MAX_BODY_BYTES))
         too_deep = ParseError(f"JSON parse error: arrays and objects nest at most {MAX_JSON_DEPTH} levels deep.")
         body = stream.read()
         data = _orjson_reading(body) if _utf8(context) else None

@@ -1,4 +1,4 @@
-"""Shapes of the orders, payments, refunds and ledger-summary API (../shared/API.md)."""
+"""Shapes of the orders, payments, refunds and ledger-summary API (docs/api.md states the rules every route shares)."""
 
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers

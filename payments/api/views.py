@@ -3,7 +3,7 @@
 Thin: parse, call one service, render.
 """
 
-import json
+import io
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,11 +17,11 @@ from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.errors import ApiError, InvalidParameter
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
-from mintguard_site.api.parsers import MAX_BODY_BYTES, PayloadTooLarge
+from mintguard_site.api.parsers import BoundedJSONParser, refuse_oversized_body
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
 from mintguard_site.api.serializers import NAME_MAX, normalise_identifier, representation, validated
 from mintguard_site.ratelimit import webhook_failure_hit
-from payments import provider_events, selectors, services, webhooks
+from payments import selectors, services, webhooks
 from payments.exceptions import WebhookSignatureInvalid
 from payments.models import Order, OrderStatus, Payment, WebhookResult
 from payments.providers import get_provider
@@ -107,7 +107,7 @@ class OrderListCreate(APIView):
                 raise InvalidParameter(f"user_id is at most {NAME_MAX} printable characters.")
         position = decode_cursor(request, "orders", size=2)
         orders = selectors.orders_page(
-            owner=visible_owner(request), limit=limit + 1, after=tuple(position) if position else None,
+            owner=visible_owner(request), limit=limit + 1, after=position,
             status=status, user_id=user_id,
         )
         page, next_cursor = page_of(orders, scope="orders", limit=limit, position=newest_first)
@@ -139,7 +139,7 @@ class OrderPay(APIView):
         summary="Pay an order (a decline is still 201, with payment and order FAILED)",
         examples=[s.PAY_REQUEST_EXAMPLE, s.PAY_RESPONSE_EXAMPLE], extra_responses={409: NOT_PAYABLE}, tags=TAGS,
     )
-    # Not atomic: the provider is called between two short transactions (see payments.services).
+    # Not atomic: the provider is called between two short transactions (see payments.services.pay).
     @idempotent(atomic=False)
     def post(self, request, order_id):
         data = validated(s.PayRequestSerializer, request.data)
@@ -161,7 +161,7 @@ class Checkout(APIView):
         extra_responses={409: CHECKOUT_CONFLICT}, tags=["checkout"],
     )
     # Not atomic: the order and its payment attempt commit first (the recovery point, keyed by the
-    # Idempotency-Key), then the provider is called with no transaction open (see payments.services).
+    # Idempotency-Key), then the provider is called with no transaction open (see payments.services.pay).
     @idempotent(atomic=False)
     def post(self, request):
         data = validated(s.CheckoutRequestSerializer, request.data)
@@ -175,18 +175,6 @@ class Checkout(APIView):
 
 class WebhookUnauthorized(ApiError):
     status, code, title = 401, "invalid_webhook_signature", "Invalid webhook signature"
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(body: bytes):
-    """Parse a raw JSON body strictly (no NaN or Infinity), as a 400 malformed_request when it is not JSON."""
-    try:
-        return json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ParseError(f"JSON parse error: {exc}"[:200]) from None
 
 
 WEBHOOK_HEADERS = [
@@ -226,28 +214,28 @@ class ProviderWebhook(APIView):
         examples=[s.WEBHOOK_EXAMPLE, s.WEBHOOK_ACK_EXAMPLE, s.WEBHOOK_DUPLICATE_EXAMPLE],
     )
     def post(self, request):
-        length = request.META.get("CONTENT_LENGTH", "")
-        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
+        refuse_oversized_body(request)
         body = request.body  # the raw bytes that were signed: read before anything parses them
         try:
-            provider_events.provider_webhook_authenticate(headers=request.headers, body=body)
+            services.provider_webhook_authenticate(headers=request.headers, body=body)
         except WebhookSignatureInvalid as exc:
             # Verified first, counted only when it fails: the provider's deliveries pass whatever
             # else its address sent. Beyond the budget nothing is stored, so junk costs no rows.
             over, retry_after = webhook_failure_hit(request)
             if over:
                 raise Throttled(retry_after, detail="Too many failed webhook signatures from this address.") from None
-            provider_events.provider_webhook_refuse(headers=request.headers, body=body, detail=exc.detail)
+            services.provider_webhook_refuse(headers=request.headers, body=body, detail=exc.detail)
             raise WebhookUnauthorized(exc.detail) from None
         try:
-            event = validated(s.ProviderWebhookSerializer, parse_json(body))
+            # Parsed as every other body is (strict, nesting bounded), whatever its Content-Type.
+            data = BoundedJSONParser().parse(io.BytesIO(body), parser_context={"request": request, "view": self})
+            event = validated(s.ProviderWebhookSerializer, data)
         except (ParseError, ValidationError) as exc:
-            provider_events.provider_webhook_reject(
+            services.provider_webhook_reject(
                 headers=request.headers, body=body, result=WebhookResult.REJECTED_INVALID, detail=str(exc.detail),
             )
             raise
-        receipt = provider_events.provider_webhook_receive(
+        receipt = services.provider_webhook_receive(
             headers=request.headers, body=body, event_id=event["event_id"], order_ref=event["order_id"],
             outcome=event["outcome"],
         )
@@ -255,7 +243,7 @@ class ProviderWebhook(APIView):
 
 
 class OrderRefund(APIView):
-    operator_permission = "operators.refund_order"  # operators may refund through the browsable API
+    operator_permission = "payments.refund_order"  # operators may refund through the browsable API
 
     @money_route(
         request=s.RefundRequestSerializer, response=s.RefundResponseSerializer,
@@ -267,8 +255,8 @@ class OrderRefund(APIView):
     def post(self, request, order_id):
         data = validated(s.RefundRequestSerializer, request.data)
         order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
-        refund = services.refund_create(
-            order=order, amount=data.get("amount"), reason=data["reason"], created_by=request_owner(request),
+        refund, _ = services.refund_create(
+            order_id=order.pk, amount=data.get("amount"), reason=data["reason"], created_by=request_owner(request),
             idempotency_key=request.idempotency_key,
         )
         return Response({"refund": refund_body(refund), "order": order_body(refund.order)}, status=201)

@@ -50,10 +50,6 @@ def outcome_draw(*, seed: str, idempotency_key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _rate(name: str) -> float:
-    return float(getattr(settings, name, 0.0) or 0.0)
-
-
 def _charge_result(charge: SimulatedCharge) -> ChargeResult:
     if charge.outcome == SimulatedCharge.Outcome.SUCCEEDED:
         return ChargeResult(ChargeStatus.SUCCEEDED, charge.reference)
@@ -67,24 +63,23 @@ class SimulatedProvider(PaymentProvider):
         """Return the outcome of a charge nobody forced: forced outage, else the seeded draw over the rates."""
         if self.is_down():
             return OUTAGE
-        seed = str(getattr(settings, "MINTGUARD_SIMULATOR_SEED", ""))
-        draw = outcome_draw(seed=seed, idempotency_key=idempotency_key)
+        draw = outcome_draw(seed=settings.MINTGUARD_SIMULATOR_SEED, idempotency_key=idempotency_key)
         threshold = 0.0
-        for outcome, setting in (
-            (OUTAGE, "MINTGUARD_SIMULATOR_OUTAGE_RATE"),
-            (TIMEOUT, "MINTGUARD_SIMULATOR_TIMEOUT_RATE"),
-            (DECLINE, "MINTGUARD_SIMULATOR_DECLINE_RATE"),
+        for outcome, rate in (
+            (OUTAGE, settings.MINTGUARD_SIMULATOR_OUTAGE_RATE),
+            (TIMEOUT, settings.MINTGUARD_SIMULATOR_TIMEOUT_RATE),
+            (DECLINE, settings.MINTGUARD_SIMULATOR_DECLINE_RATE),
         ):
-            threshold += _rate(setting)
+            threshold += rate
             if draw < threshold:
                 return outcome
         return SUCCESS
 
     def is_down(self) -> bool:
-        return bool(getattr(settings, "MINTGUARD_SIMULATOR_OUTAGE", False))
+        return settings.MINTGUARD_SIMULATOR_OUTAGE
 
     def timeout_seconds(self) -> float:
-        return float(getattr(settings, "MINTGUARD_PROVIDER_TIMEOUT", 0.5))
+        return settings.MINTGUARD_PROVIDER_TIMEOUT
 
     def charge(self, *, idempotency_key: str, amount: int, currency: str, simulate: str | None = None) -> ChargeResult:
         if simulate is not None and simulate not in SIMULATIONS:

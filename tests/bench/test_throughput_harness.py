@@ -3,11 +3,13 @@ PostgreSQL and gunicorn (`python -m bench.throughput --smoke`), answer with 2xx 
 reconcile after each scenario, the CPU per transfer is measured, and the report judges issue 15's
 targets and is written with its chart.
 
-The harness starts its own cluster and server, whatever database the suite uses.
+The harness starts its own cluster and server, whatever database the suite uses. Without wrk or
+PostgreSQL server binaries the tests skip, except under CI (CI=true), where they fail.
 """
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,10 @@ import pytest
 from bench.system import load_with_postgres
 
 REPO = Path(__file__).resolve().parents[2]
+# The first test also waits for the module's smoke run (under a minute on a quiet machine): a
+# loaded 2-core machine gets several times that before anything is called a failure.
+SMOKE_RUN_SECONDS = 600
+pytestmark = pytest.mark.timeout(SMOKE_RUN_SECONDS + 120)
 API_SCENARIOS = ["healthz", "transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay",
                  "statement_page_1", "statement_deep"]
 
@@ -39,17 +45,19 @@ def harness_prerequisites_missing() -> str | None:
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     if missing := harness_prerequisites_missing():
+        # A developer's machine may lack them; CI (`.ci/run` sets CI=true) must not skip silently.
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the benchmark harness cannot run: {missing}")
         pytest.skip(missing)
     out = tmp_path_factory.mktemp("bench")
     result = subprocess.run(
         [sys.executable, "-m", "bench.throughput", "--smoke", "--output", str(out), "--json", str(out / "raw.json")],
-        cwd=REPO, capture_output=True, text=True, timeout=240,
+        cwd=REPO, capture_output=True, text=True, timeout=SMOKE_RUN_SECONDS,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return out, json.loads((out / "raw.json").read_text()), result.stdout
 
 
-@pytest.mark.timeout(300)
 def test_every_api_scenario_serves_requests_without_a_single_error(smoke_run):
     _, raw, output = smoke_run
     for name in API_SCENARIOS:
@@ -58,7 +66,6 @@ def test_every_api_scenario_serves_requests_without_a_single_error(smoke_run):
         assert median["errors"] == 0, (name, raw["results"][name]["runs"])
 
 
-@pytest.mark.timeout(300)
 def test_the_replay_scenario_gets_replays_and_the_deep_statement_page_is_served(smoke_run):
     _, raw, _ = smoke_run
     replay = raw["results"]["replay"]["median"]
@@ -66,7 +73,6 @@ def test_the_replay_scenario_gets_replays_and_the_deep_statement_page_is_served(
     assert raw["results"]["statement_deep"]["median"]["p50_ms"] > 0
 
 
-@pytest.mark.timeout(300)
 def test_batch_transfers_are_measured_or_reported_as_not_available(smoke_run):
     _, raw, _ = smoke_run
     if "batch" in raw["results"]:
@@ -76,7 +82,6 @@ def test_batch_transfers_are_measured_or_reported_as_not_available(smoke_run):
         assert raw["notes"]["batch"].startswith("not available")
 
 
-@pytest.mark.timeout(300)
 def test_the_raw_sql_baselines_run_in_the_same_cluster(smoke_run):
     _, raw, _ = smoke_run
     for name in ("sql_spread", "sql_hot"):
@@ -84,7 +89,6 @@ def test_the_raw_sql_baselines_run_in_the_same_cluster(smoke_run):
         assert raw["results"][name]["median"]["errors"] == 0
 
 
-@pytest.mark.timeout(300)
 def test_the_report_names_the_machine_and_every_target(smoke_run):
     out, raw, _ = smoke_run
     text = (out / "benchmarks.md").read_text()
@@ -99,7 +103,6 @@ def test_the_report_names_the_machine_and_every_target(smoke_run):
         assert (out / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.timeout(300)
 def test_reconcile_runs_after_the_seeding_and_every_api_scenario_and_finds_the_books_clean(smoke_run):
     _, raw, _ = smoke_run
     reconciliations = raw["checks"]["reconciliations"]
@@ -109,7 +112,6 @@ def test_reconcile_runs_after_the_seeding_and_every_api_scenario_and_finds_the_b
     assert next(t for t in raw["targets"] if t["number"] == 7)["met"] is True
 
 
-@pytest.mark.timeout(300)
 def test_the_in_process_cpu_per_transfer_is_measured_on_the_runs_database_and_judged(smoke_run):
     _, raw, _ = smoke_run
     cpu = raw["checks"]["cpu"]

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = os.environ.get("MINTGUARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,7 +100,9 @@ def browser_context_args():
 
 @pytest.fixture
 def page(page):
-    page.set_default_timeout(10_000)
+    # ms, for actions and for expect(); a page on a loaded 2-core machine may take several seconds
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
     return page
 
 

@@ -3,10 +3,11 @@
 import pytest
 from playwright.sync_api import expect
 
-from operators.models import AuditEntry
+from audit.models import AuditEntry
 from payments.models import Order, Refund
 
-from ..operators.factories import PASSWORD, paid_order, pending_order, user_with_role
+from ..operators.factories import paid_order, pending_order
+from ..role_helpers import PASSWORD, user_with_role
 from .conftest import csrf_token, mark_page, still_same_page
 
 pytestmark = pytest.mark.django_db(transaction=True)

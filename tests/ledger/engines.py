@@ -2,7 +2,7 @@
 
 import pytest
 
-from ..conftest import ON_POSTGRES
+from ..db_helpers import ON_POSTGRES
 
 ENGINES = ["auto", "python"] if ON_POSTGRES else ["python"]
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 from ledger.models import Posting, Transaction
 from ledger.services import deposit
 
+from ..admin_pages import inline_rows, readonly_fields
 from .factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,11 +24,16 @@ def test_admin_lists_accounts_with_formatted_balances(admin_client, funded):
 
 
 def test_admin_shows_transaction_with_its_postings(admin_client, funded):
-    _, txn = funded
+    alice, txn = funded
     response = admin_client.get(reverse("admin:ledger_transaction_change", args=[txn.pk]))
     assert response.status_code == 200
-    assert "admin-dep" in response.text
-    assert response.text.count("CREDIT") >= 1 and response.text.count("DEBIT") >= 1
+    assert readonly_fields(response.text)["reference"] == "admin-dep"
+    # the deposit's two legs, with their money: cash debited and alice credited 66, her balance 1,300
+    postings = inline_rows(response.text, "postings")
+    assert sorted((p["account"], p["direction"], p["amount"], p["currency"]) for p in postings) == [
+        ("Alice Admin (USD)", "Credit", "66", "USD"), ("cash (USD)", "Debit", "66", "USD"),
+    ]
+    assert [p["balance_after"] for p in postings if p["account"] == "Alice Admin (USD)"] == ["1300"]
     assert 'name="_save"' not in response.text  # read-only: no save button
 
 

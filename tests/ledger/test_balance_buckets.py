@@ -9,7 +9,7 @@ import threading
 from collections import Counter, defaultdict
 
 import pytest
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from ledger import reconciliation, selectors, services
 from ledger.exceptions import InvalidStatementPosition
@@ -21,6 +21,10 @@ from .factories import AccountFactory
 from .invariants import assert_ledger_consistent
 
 pytestmark = pytest.mark.usefixtures("ledger_engine")
+
+# Seconds a thread may take to reach its next step: generous, so a loaded machine is not mistaken
+# for a deadlock; a step that never comes still fails the test instead of hanging it.
+WAIT = 60
 
 
 @pytest.fixture
@@ -64,14 +68,6 @@ def test_postings_to_a_system_account_spread_over_its_buckets_and_each_bucket_ch
         assert list(Posting.objects.filter(account=account).order_by("entry_number")
                     .values_list("bucket", "entry_number")) == [(0, n) for n in range(1, 21)]
     assert_ledger_consistent()
-
-
-@pytest.mark.django_db
-def test_a_customer_account_cannot_have_a_second_bucket():
-    alice = AccountFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        BalanceBucket.objects.create(account=alice, bucket=1, allow_negative=False)
-    assert BalanceBucket.objects.filter(account=alice).count() == 1
 
 
 @pytest.mark.django_db
@@ -182,7 +178,7 @@ def _deposit_holding_the_lock(account, held, release):
         with transaction.atomic():
             deposit(account_id=account.id, amount=1, reference="held", owner="client-a")
             held.set()
-            release.wait(10)
+            release.wait(WAIT)
     finally:
         connection.close()
 
@@ -197,14 +193,14 @@ def _deposit_while_cash_is_locked(settings, monkeypatch, *, buckets: int) -> Non
     holder = threading.Thread(target=_deposit_holding_the_lock, args=(alice, held, release))
     holder.start()
     try:
-        assert held.wait(10)
+        assert held.wait(WAIT)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '1s'")
             deposit(account_id=bob.id, amount=1, reference="beside", owner="client-a")
     finally:
         release.set()
-        holder.join(10)
+        holder.join(WAIT)
 
 
 @pytest.mark.postgres_only

@@ -20,8 +20,9 @@ import pytest
 from django.db import connection, transaction
 
 from ledger import reconciliation, services
+from ledger.currencies import MAX_AMOUNT
 from ledger.exceptions import LedgerError
-from ledger.models import MAX_AMOUNT, Account, AccountManagedBy, BalanceBucket, Direction, Posting, Transaction
+from ledger.models import Account, AccountManagedBy, BalanceBucket, Direction, Posting, Transaction
 from ledger.services import Leg, TransferOrder, system_account_id
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]

@@ -81,7 +81,13 @@ def test_raw_update_or_delete_of_money_rows_fails(statement):
     assert Account.objects.with_balance().get(pk=alice.pk).balance == 500
 
 
-def test_raw_negative_customer_balance_is_refused_by_check_constraint():
-    alice = AccountFactory(balance=500)
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE ledger_balancebucket SET balance = -1 WHERE account_id = %s", [alice.id])
+def test_raw_posting_in_another_currency_than_its_account_fails_at_commit():
+    # the raw postings are in USD; the euro account's is refused, though debits equal credits
+    euros, dollars = AccountFactory(currency="EUR"), AccountFactory()
+    with pytest.raises(DatabaseError, match="its account is not"):
+        with transaction.atomic():
+            insert_raw_transaction([(euros.id, "DEBIT", 5, 1000), (dollars.id, "CREDIT", 5, 1000)])
+    assert not Transaction.objects.filter(kind="raw").exists()
+
+
+# The CHECK constraints, on both databases: test_database_constraints.py.

@@ -1,26 +1,9 @@
-"""Dashboard users per role, and orders in each state, made through the real services."""
+"""Orders in each state, made through the real services (dashboard users: `tests.role_helpers`)."""
 
-import itertools
 import uuid
-
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from payments.models import Order, OrderStatus
 from payments.services import order_create, order_pay
-
-PASSWORD = "test-password-123"  # noqa: S105
-_numbers = itertools.count(1)
-
-
-def user_with_role(role: str | None, *, username: str | None = None, **extra):
-    """A dashboard user in the group `role` (viewer, operator, admin), or in none."""
-    user = get_user_model().objects.create_user(
-        username=username or f"{role or 'nobody'}-{next(_numbers)}", password=PASSWORD, **extra
-    )
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def paid_order(*, amount=4_800, currency="USD", user_id="buyer-1", seller_id=None, owner="client-a", **extra) -> Order:

@@ -2,11 +2,11 @@
 
 import pytest
 
+from audit.models import AuditAction, AuditEntry
 from mintguard_site.api.models import ApiClient, hash_api_key
 from mintguard_site.api.services import api_client_create
-from operators.models import AuditAction, AuditEntry
 
-from .conftest import htmx
+from ..dashboard_helpers import htmx
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 
-from operators.exceptions import AuditEntryImmutable
-from operators.models import AuditEntry
-from operators.services import audit_record
+from audit.exceptions import AuditEntryImmutable
+from audit.models import AuditEntry
+from audit.services import audit_record
 
-from ..conftest import ON_POSTGRES
+from ..db_helpers import ON_POSTGRES
 from .factories import paid_order
 
 pytestmark = pytest.mark.django_db
@@ -51,16 +51,16 @@ def test_postgresql_refuses_updates_and_deletes_that_bypass_the_orm(entry):
 
 
 def test_the_admin_shows_entries_and_changes_none(admin_client, entry):
-    changelist = admin_client.get("/admin/operators/auditentry/")
-    change = admin_client.get(f"/admin/operators/auditentry/{entry.pk}/change/")
-    post = admin_client.post(f"/admin/operators/auditentry/{entry.pk}/change/", {"note": "rewritten"})
-    delete = admin_client.post(f"/admin/operators/auditentry/{entry.pk}/delete/", {"post": "yes"})
+    changelist = admin_client.get("/admin/audit/auditentry/")
+    change = admin_client.get(f"/admin/audit/auditentry/{entry.pk}/change/")
+    post = admin_client.post(f"/admin/audit/auditentry/{entry.pk}/change/", {"note": "rewritten"})
+    delete = admin_client.post(f"/admin/audit/auditentry/{entry.pk}/delete/", {"post": "yes"})
 
     assert changelist.status_code == 200 and b"o-1" in changelist.content
     assert change.status_code == 200 and b"Save" not in change.content  # a read-only view
     assert post.status_code == 403
     assert delete.status_code == 403
-    assert admin_client.get("/admin/operators/auditentry/add/").status_code == 403
+    assert admin_client.get("/admin/audit/auditentry/add/").status_code == 403
     assert AuditEntry.objects.get().note == "first"
 
 

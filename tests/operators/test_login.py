@@ -2,7 +2,7 @@
 
 import pytest
 
-from .factories import PASSWORD, user_with_role
+from ..role_helpers import PASSWORD, user_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -1,15 +1,19 @@
 """Every dashboard page and action checks a Django permission on the server, per role."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
+from audit.models import AuditEntry
 from ledger.models import Account, ReconciliationRun
 from mintguard_site.api.models import ApiClient
 from mintguard_site.api.services import api_client_create
-from operators.models import AuditEntry
 from payments.models import Order, Refund
 
-from .conftest import htmx
+from ..dashboard_helpers import htmx
 from .factories import paid_order, pending_order
 
 pytestmark = pytest.mark.django_db
@@ -148,11 +152,66 @@ def test_the_roles_migration_grants_reading_to_viewers_and_actions_by_role(db):
 
     viewer, operator, admin = perms("viewer"), perms("operator"), perms("admin")
     assert {"payments.view_order", "payments.view_refund", "payments.view_webhookevent", "ledger.view_account",
-            "ledger.view_transaction", "wallets.view_wallet", "operators.view_auditentry"} <= viewer
+            "ledger.view_transaction", "wallets.view_wallet", "audit.view_auditentry"} <= viewer
     assert all(p.split(".")[1].startswith("view_") for p in viewer)
-    assert operator - viewer == {"operators.refund_order", "operators.resolve_pending", "operators.run_reconciliation"}
+    assert operator - viewer == {"payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation"}
     assert admin - operator == {"api.view_apiclient", "api.add_apiclient", "api.change_apiclient"}
     # Nobody can be granted a change to the audit log: the permissions do not exist.
     assert not Permission.objects.filter(
-        content_type__app_label="operators", codename__in=["add_auditentry", "change_auditentry", "delete_auditentry"]
+        content_type__app_label="audit", codename__in=["add_auditentry", "change_auditentry", "delete_auditentry"]
     ).exists()
+
+
+# The migrations of the move, and the last migration of each app before it (the previous release).
+BEFORE_THE_MOVE = [
+    ("operators", "0002_roles_and_append_only_audit"),
+    ("audit", None),
+    ("ledger", "0007_posting_function_by_index"),
+    ("payments", "0003_refused_webhook_bodies_bounded"),
+]
+OLD_DASHBOARD_PERMISSIONS = ("refund_order", "resolve_pending", "run_reconciliation")
+
+
+def perm_names(permissions) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}" for p in permissions.select_related("content_type")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgraded_database_keeps_its_audit_log_and_every_grant_of_the_moved_permissions():
+    # given: a database as the previous release left it: permissions on operators' models, an entry
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE_THE_MOVE)
+    old = executor.loader.project_state(BEFORE_THE_MOVE[0]).apps
+    OldContentType, OldPermission = old.get_model("contenttypes", "ContentType"), old.get_model("auth", "Permission")
+    OldContentType.objects.filter(app_label="audit").delete()
+    OldPermission.objects.filter(codename__in=OLD_DASHBOARD_PERMISSIONS).delete()
+    dashboard, _ = OldContentType.objects.get_or_create(app_label="operators", model="dashboardpermission")
+    audit_log, _ = OldContentType.objects.get_or_create(app_label="operators", model="auditentry")
+    old_perms = {codename: OldPermission.objects.create(content_type=dashboard, codename=codename, name=codename)
+                 for codename in OLD_DASHBOARD_PERMISSIONS}
+    old_perms["view_auditentry"], _ = OldPermission.objects.get_or_create(
+        content_type=audit_log, codename="view_auditentry", defaults={"name": "Can view audit entry"})
+    OldGroup = old.get_model("auth", "Group")
+    OldGroup.objects.get(name="viewer").permissions.add(old_perms["view_auditentry"])
+    OldGroup.objects.get(name="operator").permissions.add(*old_perms.values())
+    OldGroup.objects.create(name="auditors").permissions.add(old_perms["view_auditentry"])
+    OldUser = old.get_model("auth", "User")
+    clerk = OldUser.objects.create(username="clerk")
+    clerk.user_permissions.add(old_perms["refund_order"])
+    old.get_model("operators", "AuditEntry").objects.create(
+        actor=clerk, actor_name="clerk", action="refund.created", target_type="order", target_id="o-1", note="kept")
+
+    # when: it is migrated to this release
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    ContentType.objects.clear_cache()
+
+    # then: the entry is still there, and every group and user holds the same rights, under the apps' names
+    assert AuditEntry.objects.get().note == "kept"
+    assert perm_names(Group.objects.get(name="viewer").permissions) >= {"audit.view_auditentry"}
+    assert perm_names(Group.objects.get(name="operator").permissions) >= {
+        "audit.view_auditentry", "payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation"}
+    assert perm_names(Group.objects.get(name="auditors").permissions) == {"audit.view_auditentry"}
+    assert get_user_model().objects.get(username="clerk").has_perm("payments.refund_order")
+    assert not ContentType.objects.filter(app_label="operators").exists()
+    assert not Permission.objects.filter(content_type__app_label="operators").exists()

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.http import HttpRequest
 from django.test import Client
 
-from operators.models import AuditEntry
+from audit.models import AuditEntry
 from payments.models import Order
 
 from ..ledger.invariants import assert_ledger_consistent

@@ -1,39 +1,10 @@
-"""Helpers for the operations tests: metric samples, raw SQL that bypasses the ledger's guards."""
+"""Fixtures of the operations tests: a clean cache, a frozen rate-limit clock.
 
-import uuid
+Plain helpers are imported from `tests.metrics_helpers` (sample) and `tests.db_helpers` (raw SQL).
+"""
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
-from prometheus_client import REGISTRY
-
-
-def sample(name: str, **labels) -> float:
-    """Return a metric sample of this process's registry (0 when it has none yet)."""
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def raw_sql(sql: str, params: tuple = ()) -> int:
-    """Run SQL as an intruder would: past the services, and on PostgreSQL past the triggers.
-
-    `SET LOCAL session_replication_role = replica` skips the append-only and balance triggers
-    for the rest of the test's transaction only (rolled back with it); the cluster's superuser may.
-    The balance checks already queued by the seeding run first, while the books are still whole:
-    queued deferred triggers would otherwise fire at the test's end against the tampered rows.
-    """
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            assert connection.in_atomic_block, "needs the test's transaction: SET LOCAL must not leak"
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def db_uuid(value: uuid.UUID):
-    """A UUID as this database stores it in raw SQL (SQLite: 32 hex characters)."""
-    return value.hex if connection.vendor == "sqlite" else value
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ class Server:
                 [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py")], cwd=REPO, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine boots workers slowly
         while time.monotonic() < deadline and len(self.booted_workers()) < 2:
             assert self.process.poll() is None, self.log.read_text()
             time.sleep(0.1)
@@ -87,7 +87,7 @@ class Server:
         return [int(m) for m in re.findall(r"Booting worker with pid: (\d+)", self.log.read_text())]
 
     def request(self, method: str, path: str, body: dict | None = None, route: str | None = None, **headers):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             payload = json.dumps(body) if body is not None else None
             if payload is not None:
@@ -189,7 +189,7 @@ def test_counts_survive_the_death_of_a_worker(server):
     victim = server.booted_workers()[-1]
 
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine boots workers slowly
     while time.monotonic() < deadline and len(server.booted_workers()) < 3:
         time.sleep(0.1)
     after = server.scrape()

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ledger.reconciliation import reconcile_run
 from mintguard_site import observability
 
-from .conftest import db_uuid, raw_sql, sample
+from ..db_helpers import db_uuid, raw_sql
+from ..metrics_helpers import sample
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from ledger.selectors import currency_totals
 from ledger.services import system_account_id
 from operators.management.commands.seed_demo import DEMO_CUSTOMERS
 
-from .conftest import db_uuid, raw_sql
+from ..db_helpers import db_uuid, raw_sql
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -10,7 +11,15 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mintguard_site.conf import CurrencyCaps, cache_from_url, outage_pending_cap, parse_currency_caps, parse_rate
+from mintguard_site.conf import (
+    CurrencyCaps,
+    Env,
+    cache_from_url,
+    outage_pending_cap,
+    parse_assets,
+    parse_currency_caps,
+    parse_rate,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # What settings_test.py (and a developer's shell) may have put in this process's environment.
@@ -94,13 +103,28 @@ def test_production_refuses_to_start_without_its_secrets(missing):
     assert f"{missing} must be set when DEBUG is off." in result.stderr
 
 
-@pytest.mark.parametrize(("variable", "value"), [("MINTGUARD_API_RATE", "lots"), ("MINTGUARD_OUTAGE_PENDING_CAP", "USD=5"),
-                                                 ("CACHE_URL", "memcached://x")])
+@pytest.mark.parametrize(("variable", "value"), [
+    ("MINTGUARD_API_RATE", "lots"), ("MINTGUARD_OUTAGE_PENDING_CAP", "USD=5"), ("CACHE_URL", "memcached://x"),
+    ("MINTGUARD_HTTPS", "flase"), ("MINTGUARD_LOGIN_FAILURE_LIMIT", "five"), ("MINTGUARD_PROVIDER_TIMEOUT", "fast"),
+    ("MINTGUARD_SYSTEM_BALANCE_BUCKETS", "0"), ("MINTGUARD_LEDGER_ENGINE", "pyhton"), ("MINTGUARD_ASSETS", "GOLD"),
+    ("DATABASE_URL", "mongodb://db/mintguard"),
+])
 def test_a_malformed_variable_stops_startup_with_its_name(variable, value):
     result = manage("check", env=production_env(**{variable: value}))
 
     assert result.returncode != 0
-    assert variable in result.stderr
+    assert f"ImproperlyConfigured: {variable}" in result.stderr
+
+
+def test_database_url_gives_persistent_health_checked_connections_through_our_postgresql_backend():
+    values = settings_in(production_env(DATABASE_URL="postgresql://mg:p%40ss@db:5432/mintguard?sslmode=require"),
+                         "DATABASES")
+
+    database = values["DATABASES"]["default"]
+    assert {key: database[key] for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")} == {
+        "ENGINE": "mintguard_site.db.postgresql", "NAME": "mintguard", "USER": "mg", "PASSWORD": "p@ss", "HOST": "db",
+        "PORT": 5432, "OPTIONS": {"sslmode": "require"}}
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (600, True)
 
 
 def test_cache_url_selects_redis_and_outage_caps_parse_from_the_environment():
@@ -118,6 +142,70 @@ def test_debug_mode_runs_without_production_secrets():
                                                 MINTGUARD_METRICS_TOKEN=None, MINTGUARD_PAYMENT_PROVIDER=None))
 
     assert result.returncode == 0, result.stderr
+
+
+# --- the environment reader, in process ---------------------------------------------------
+
+
+def env_with(**variables) -> Env:
+    env = Env()
+    env.ENVIRON = variables
+    return env
+
+
+def test_an_unset_or_blank_number_or_switch_takes_its_default():
+    env = env_with(BLANK_INT=" ", BLANK_BOOL="", BLANK_FLOAT="")
+
+    assert env.int("BLANK_INT", default=5) == 5 and env.int("UNSET", default=5) == 5
+    assert env.bool("BLANK_BOOL", default=True) is True
+    assert env.float("BLANK_FLOAT", default=0.5) == 0.5
+    assert env.str("UNSET", default="auto") == "auto"
+    assert env.list("UNSET", default=["localhost"]) == ["localhost"]
+
+
+def test_switches_read_the_usual_words_either_way():
+    env = env_with(A="1", B="TRUE", C=" yes ", D="on", E="0", F="False", G="no", H="OFF")
+
+    assert [env.bool(name) for name in "ABCDEFGH"] == [True] * 4 + [False] * 4
+
+
+def test_values_are_taken_as_written():
+    env = env_with(SECRET="$ecret", ITEMS=" a , b,,c ", EMPTY="", NUMBER=" 42 ", RATE="0.25")
+
+    assert env.str("SECRET") == "$ecret"  # not a reference to a variable named "ecret"
+    assert env.list("ITEMS") == ["a", "b", "c"]
+    assert env.list("EMPTY", default=["localhost"]) == []  # set but empty: no host, not the default
+    assert env.str("EMPTY", default="GOLD:0") == ""
+    assert (env.int("NUMBER"), env.float("RATE")) == (42, 0.25)
+
+
+@pytest.mark.parametrize(("read", "value", "message"), [
+    (lambda env: env.bool("X"), "flase", "X must be true or false (1/0, yes/no, on/off), not 'flase'."),
+    (lambda env: env.bool("X"), "2", "X must be true or false (1/0, yes/no, on/off), not '2'."),
+    (lambda env: env.int("X"), "five", "X must be an integer, not 'five'."),
+    (lambda env: env.int("X"), "1.5", "X must be an integer, not '1.5'."),
+    (lambda env: env.float("X"), "0.5 s", "X must be a number, not '0.5 s'."),
+    (lambda env: env.int("X", minimum=1), "0", "X must be at least 1, not 0."),
+    (lambda env: env.int("X", maximum=60), "61", "X must be at most 60, not 61."),
+    (lambda env: env.float("X", minimum=0, maximum=1), "1.5", "X must be from 0 to 1, not 1.5."),
+    (lambda env: env.str("X", choices=("auto", "python")), "pyhton", "X must be one of auto, python, not 'pyhton'."),
+])
+def test_a_bad_value_of_each_type_is_refused_with_its_name_and_value(read, value, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        read(env_with(X=value))
+
+
+def test_a_required_variable_that_is_unset_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="Set the X environment variable."):
+        env_with().int("X")
+
+
+def test_no_app_code_repeats_a_settings_default():
+    roots = ["ledger", "wallets", "payments", "operators", "audit", "events", "mintguard_site", "bench", "scripts"]
+    sources = [path for root in roots for path in (REPO / root).rglob("*.py") if "migrations" not in path.parts]
+    fallback = re.compile(r"getattr\(\s*settings\s*,\s*[\"']MINTGUARD_")
+
+    assert [str(path.relative_to(REPO)) for path in sources if fallback.search(path.read_text())] == []
 
 
 # --- parsers, in process -----------------------------------------------------------------
@@ -161,6 +249,25 @@ def test_malformed_rates_are_refused(spec):
 def test_cache_defaults_to_local_memory():
     assert cache_from_url("")["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert cache_from_url("rediss://:pw@cache:6380/0")["LOCATION"] == "rediss://:pw@cache:6380/0"
+
+
+def test_a_bad_cache_url_is_refused_by_its_scheme_without_its_password():
+    with pytest.raises(ImproperlyConfigured) as refused:
+        cache_from_url("memcached://user:hunter2@cache:11211")
+
+    assert "CACHE_URL" in str(refused.value) and "memcached://" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_assets_parse_into_codes_and_exponents():
+    assert parse_assets("MINTGUARD_ASSETS", "gold:0, PTS:2") == {"GOLD": 0, "PTS": 2}
+    assert parse_assets("MINTGUARD_ASSETS", "") == {}
+
+
+@pytest.mark.parametrize("spec", ["GOLD", "GOLD:", "GOLD:-1", "GOLD:19", "GO LD:2", "GOLD:²"])
+def test_malformed_assets_are_refused_with_the_entry(spec):
+    with pytest.raises(ImproperlyConfigured, match=f"MINTGUARD_ASSETS: bad entry {re.escape(repr(spec))}"):
+        parse_assets("MINTGUARD_ASSETS", spec)
 
 
 def test_check_deploy_refuses_a_middleware_list_without_session_csrf_or_lockout_protection(settings):

@@ -6,7 +6,7 @@ from django.db import connection
 from ledger.models import Posting
 from ledger.services import deposit
 
-from ..conftest import ON_POSTGRES
+from ..db_helpers import ON_POSTGRES
 from ..ledger.factories import AccountFactory
 from .helpers import create_order, paid_order, pay, refund
 

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 def apply(order_id, outcome, **kwargs) -> str:
-    return services.payment_outcome_apply(
-        order=Order.objects.get(pk=order_id), outcome=outcome, **{"source": "operator", **kwargs}
-    )
+    order, result = services.payment_outcome_apply(order_id=order_id, outcome=outcome,
+                                                   **{"source": "operator", **kwargs})
+    assert order.status == Order.objects.get(pk=order_id).status  # the order as it left it
+    return result
 
 
 def test_an_operator_marking_a_pending_order_paid_books_it_once_and_is_recorded(api):

@@ -14,6 +14,7 @@ from mintguard_site.api.models import IdempotencyKey
 from payments import services
 from payments.models import Order, Payment, PaymentStatus, SimulatedCharge
 from payments.providers import get_provider
+from payments.services import pay as pay_flow
 
 from ..ledger.invariants import assert_ledger_consistent
 from .helpers import create_order, new_key, pay, payment_transactions
@@ -88,7 +89,7 @@ def test_a_crash_while_booking_is_a_500_and_the_retry_books_the_charge_once(api,
     def crash(**kwargs):
         raise RuntimeError("worker killed while booking")
 
-    monkeypatch.setattr(services, "payment_attempt_finish", crash)
+    monkeypatch.setattr(pay_flow, "payment_attempt_finish", crash)
     with pytest.raises(RuntimeError):
         pay(api, order["id"], key=key)
     # the provider charged; our books do not know yet, and the key was released (5xx is not stored)
@@ -97,7 +98,7 @@ def test_a_crash_while_booking_is_a_500_and_the_retry_books_the_charge_once(api,
     assert Order.objects.get(pk=order["id"]).status == "CREATED"
     assert not IdempotencyKey.objects.filter(key=key).exists()
 
-    monkeypatch.setattr(services, "payment_attempt_finish", finish)
+    monkeypatch.setattr(pay_flow, "payment_attempt_finish", finish)
     response = pay(api, order["id"], key=key)
 
     assert response.status_code == 201

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ..conftest import ON_POSTGRES
+from ..db_helpers import ON_POSTGRES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -105,7 +105,7 @@ def real_ids(api):
     funding = deposit(account_id=usd.id, amount=1_000_000, reference="fuzz-funding", owner=owner)
     paid = order_create(owner=owner, user_id="fuzz-buyer", amount=5_000, currency="USD", seller_id="s")
     order_pay(order_id=paid.id, idempotency_key="fuzz-pay", simulate="success")
-    refund_create(order=paid, amount=100, created_by=owner, idempotency_key="fuzz-refund")
+    refund_create(order_id=paid.pk, amount=100, created_by=owner, idempotency_key="fuzz-refund")
     fresh = order_create(owner=owner, user_id="fuzz-buyer", amount=700, currency="EUR")
     return {
         "account_id": [str(usd.id), str(eur.id)],

@@ -7,6 +7,8 @@ the ledger still balances. The targets are real orders in every state a webhook 
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections import Counter
@@ -73,6 +75,12 @@ def events(order_ids):
     return st.one_of(well_formed, event, junk)
 
 
+def forged_signature(*, key: bytes, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """A v1 signature over any headers, even ones the library would refuse to sign (a timestamp that is no number)."""
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
 @st.composite
 def unsigned_deliveries(draw, order_ids):
     """A body and headers that do not carry a valid signature for it, in every way we can think of."""
@@ -95,7 +103,7 @@ def unsigned_deliveries(draw, order_ids):
         stamp = signed_stamp = str(now - draw(st.integers(301, 10**6)))
     elif how == "v2":
         version = "v2"
-    digest = webhooks.signature(key=signing_key, webhook_id=signed_id, timestamp=signed_stamp, body=signed_body)
+    digest = forged_signature(key=signing_key, webhook_id=signed_id, timestamp=signed_stamp, body=signed_body)
     signature = version + digest[2:]
     if how == "random":
         signature = draw(header_text)

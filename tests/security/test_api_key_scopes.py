@@ -12,11 +12,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
+from audit.models import AuditAction, AuditEntry
 from ledger.api.views import AccountListCreate
 from ledger.models import Transaction
 from mintguard_site.api.models import ApiClient, IdempotencyKey, Scope
 from mintguard_site.api.services import api_client_create
-from operators.models import AuditAction, AuditEntry
 
 from ..payments.helpers import paid_order
 

@@ -22,8 +22,8 @@ from payments import webhooks
 from payments.providers import get_provider
 from payments.providers.simulator import SimulatedProvider
 
-from ..operators.factories import PASSWORD, user_with_role
 from ..ops.test_settings import manage, production_env, settings_in
+from ..role_helpers import PASSWORD, user_with_role
 
 pytestmark = pytest.mark.django_db
 

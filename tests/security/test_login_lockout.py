@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
-from ..operators.factories import PASSWORD, user_with_role
+from ..role_helpers import PASSWORD, user_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -99,7 +99,7 @@ def test_a_deposit_keyed_refund_id_does_not_block_the_refund(api, monkeypatch):
     # given: a client that knows (here: is told) the id the next refund will get, and deposits under it
     order = paid_order(api, amount=2_000)
     refund_id = uuid.uuid4()
-    monkeypatch.setattr(payment_services, "uuid", types.SimpleNamespace(uuid4=lambda: refund_id))
+    monkeypatch.setattr(payment_services.refunds, "uuid", types.SimpleNamespace(uuid4=lambda: refund_id))
     account_id = open_account(api)
     squat = deposit(api, account_id, key=f"refund:{refund_id}")
     assert squat.status_code == 201, squat.content
@@ -203,7 +203,7 @@ def break_provider_lookup(monkeypatch, payment):
         return lookup(idempotency_key=idempotency_key)
 
     monkeypatch.setattr(provider, "lookup", flaky_lookup)
-    monkeypatch.setattr(payment_services, "get_provider", lambda: provider)
+    monkeypatch.setattr(payment_services.expiry, "get_provider", lambda: provider)
 
 
 def occupy_payment_reference(payment):
@@ -258,7 +258,7 @@ def test_a_run_with_no_failure_exits_zero_and_a_rerun_settles_what_failed(three_
 
 
 def test_seed_demo_seeds_every_other_item_when_one_fails_and_exits_non_zero(monkeypatch):
-    from mintguard_site.management.commands import seed_demo
+    from operators.management.commands import seed_demo
 
     def broken_wallets(*, owner):
         raise RuntimeError("wallet seed broke")

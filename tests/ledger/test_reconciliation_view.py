@@ -1,15 +1,16 @@
 """Reconciliation from the dashboard: run, poll, and every drift with links to its rows."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditAction, AuditEntry
 from ledger.models import ReconciliationRun
 from ledger.reconciliation import Drift, reconcile_run
 
-from .conftest import htmx
-from .factories import paid_order
+from ..dashboard_helpers import htmx
+from ..operators.factories import paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,22 @@ def test_without_javascript_the_run_happens_in_the_request_and_redirects_to_it(o
     assert response.status_code == 302 and response["Location"] == f"/reconciliation/?run={run.pk}"
 
 
+def test_starting_a_run_is_recorded_in_the_audit_log(operator):
+    operator.post("/reconciliation/run/", **htmx(target="reconciliation-panel"))
+    operator.post("/reconciliation/run/")
+
+    runs = list(ReconciliationRun.objects.order_by("started_at"))
+    entries = list(AuditEntry.objects.order_by("created_at", "id"))
+    assert [(e.actor, e.action, e.target_type) for e in entries] == [
+        (operator.user, AuditAction.RECONCILIATION_STARTED, "reconciliation")] * 2
+    # The moment each run was started names it: the run the page polls for starts at it or after.
+    assert datetime.fromisoformat(entries[0].target_id) <= runs[0].started_at
+    assert entries[1].target_id == runs[1].started_at.isoformat()
+    assert [e.after for e in entries] == [{}, {"run_id": runs[1].pk}]
+    log = operator.get("/audit/").content.decode()
+    assert "Reconciliation started" in log and f'href="/reconciliation/?run={runs[1].pk}"' in log
+
+
 def test_every_drift_is_listed_with_links_to_its_rows(viewer):
     order = paid_order()
     txn = order.payments.get().ledger_transaction
@@ -74,7 +91,7 @@ def test_every_drift_is_listed_with_links_to_its_rows(viewer):
 
 
 def test_a_click_while_a_run_is_under_way_waits_for_that_run(operator):
-    from operators.services import _ReconciliationSlot as slot
+    from ledger.operator_runs import _ReconciliationSlot as slot
 
     earlier = timezone.now() - timedelta(seconds=30)
     assert slot.lock.acquire(blocking=False)
@@ -89,3 +106,4 @@ def test_a_click_while_a_run_is_under_way_waits_for_that_run(operator):
     assert b"A run was already under way" in response.content
     assert earlier.isoformat().replace("+", "%2B").replace(":", "%3A") in response.content.decode()
     assert ReconciliationRun.objects.count() == 0
+    assert AuditEntry.objects.count() == 0  # this click started nothing

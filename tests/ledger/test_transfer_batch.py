@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from ledger.models import Account, Posting, Transaction
 
 from ..concurrency import run_concurrently
-from ..ledger.invariants import assert_ledger_consistent
+from .invariants import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from ledger.admin import ReadOnlyAdmin
+from mintguard_site.admin_readonly import ReadOnlyAdmin
 
 from .models import AuditEntry
 

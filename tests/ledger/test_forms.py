@@ -3,7 +3,7 @@
 import pytest
 from django import forms
 
-from operators.forms import major_to_minor, minor_to_major
+from ledger.forms import major_to_minor, minor_to_major
 
 
 @pytest.mark.parametrize(("text", "currency", "minor"), [

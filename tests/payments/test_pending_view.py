@@ -4,14 +4,14 @@ from datetime import timedelta
 
 import pytest
 
+from audit.models import AuditAction, AuditEntry
 from ledger.models import Transaction
-from operators.models import AuditAction, AuditEntry
-from payments import services as payment_services
 from payments.models import Order, Payment, PaymentConfirmation
+from payments.services import confirmations
 
+from ..dashboard_helpers import htmx
 from ..ledger.invariants import assert_ledger_consistent
-from .conftest import htmx
-from .factories import paid_order, pending_order
+from ..operators.factories import paid_order, pending_order
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +37,8 @@ def test_the_queue_lists_pending_orders_oldest_first_with_trust_and_amount(viewe
 def test_mark_paid_runs_the_webhook_service_as_the_operator_and_audits_it(operator, monkeypatch):
     order = pending_order(amount=3_000)
     calls = []
-    real_apply = payment_services.payment_outcome_apply
-    monkeypatch.setattr(payment_services, "payment_outcome_apply",
+    real_apply = confirmations.payment_outcome_apply
+    monkeypatch.setattr(confirmations, "payment_outcome_apply",
                         lambda **kw: calls.append(kw) or real_apply(**kw))
 
     response = resolve(operator, order, note="Ticket OPS-7: captured")
@@ -86,8 +86,8 @@ def test_a_note_is_required(operator, note):
 
 
 def test_the_service_refuses_a_resolution_without_a_note_whoever_calls_it(operator):
-    from operators.exceptions import NoteRequired
-    from operators.services import operator_resolve_pending
+    from payments.exceptions import NoteRequired
+    from payments.services import operator_resolve_pending
 
     with pytest.raises(NoteRequired):
         operator_resolve_pending(actor=operator.user, order_id=pending_order().pk, outcome="PAID", note=" ")

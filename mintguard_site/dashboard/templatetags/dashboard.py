@@ -1,19 +1,12 @@
-"""Template filters and tags of the dashboard: money, ids, links that keep the filters."""
+"""Template filters and tags of the dashboard frame: ids, statuses, ages, links that keep the filters.
+
+They know no app; money is formatted by the ledger's library (`{% load money %}`).
+"""
 
 from django import template
 from django.utils import timezone
 
-from ledger.currencies import format_amount
-
 register = template.Library()
-
-
-@register.filter
-def money(amount, currency: str) -> str:
-    """Format minor units with the currency's exponent and code: 1200|money:"USD" -> 12.00 USD."""
-    if amount is None or amount == "":
-        return ""
-    return format_amount(int(amount), currency)
 
 
 @register.filter
@@ -62,34 +55,3 @@ def query(context, **changes) -> str:
 def get_item(mapping, key):
     """`names|get_item:order.owner`: a dict lookup by a variable key."""
     return mapping.get(key) if hasattr(mapping, "get") else None
-
-
-_AUDIT_MONEY_KEYS = ("amount", "refunded_amount")
-_AUDIT_ID_KEYS = ("refund_id",)
-
-
-@register.filter
-def audit_changes(entry) -> list[tuple[str, str, str]]:
-    """What an audit entry changed, as (field, before, after), money formatted, ids shortened.
-
-    A field only in `after` (the refund id, the amount refunded) has an empty `before`; a field
-    that did not change is left out.
-    """
-    before, after = entry.before or {}, entry.after or {}
-    currency = after.get("currency") or before.get("currency")
-
-    def shown(key, value):
-        if value in (None, ""):
-            return ""
-        if key in _AUDIT_MONEY_KEYS and currency and isinstance(value, int):
-            return format_amount(value, currency)
-        if key in _AUDIT_ID_KEYS:
-            return str(value)[:8]
-        return str(value)
-
-    changes = []
-    for key in [*before, *(k for k in after if k not in before)]:
-        if key == "currency" or before.get(key) == after.get(key):
-            continue
-        changes.append((key.replace("_", " "), shown(key, before.get(key)), shown(key, after.get(key))))
-    return changes

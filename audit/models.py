@@ -1,12 +1,15 @@
-"""The audit log of operator actions, and the permissions of the dashboard's actions.
+"""The audit log of operator actions.
 
 Invariants:
 1. Audit entries are append-only: `save()` refuses to update a stored entry, `delete()` and the
    queryset's `update()`/`delete()` refuse outright, the admin is read-only, and no change or
-   delete permission exists for them. PostgreSQL: a trigger raises on UPDATE and DELETE.
-2. An entry is written in the same database transaction as the action it records (the services
-   in `operators.services` do both), so the log never claims an action that rolled back, and no
-   action commits without its entry.
+   delete permission exists for them. PostgreSQL: a trigger raises on UPDATE and DELETE
+   (`operators/migrations/0002_roles_and_append_only_audit.py`, from when the log lived there).
+2. An entry is written in the same database transaction as the action it records (callers run
+   `audit.services.audit_record` inside the action's transaction), so the log never claims an
+   action that rolled back, and no action commits without its entry.
+
+The table keeps its first name, `operators_auditentry`: the model moved here without moving a row.
 """
 
 from django.conf import settings
@@ -21,6 +24,7 @@ class AuditAction(models.TextChoices):
     PAYMENT_RESOLVED = "payment.resolved", "Pending payment resolved"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    RECONCILIATION_STARTED = "reconciliation.started", "Reconciliation started"
 
 
 class AuditEntryQuerySet(models.QuerySet):
@@ -49,6 +53,7 @@ class AuditEntry(models.Model):
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
+        db_table = "operators_auditentry"
         verbose_name_plural = "audit entries"
         # Only "view": there is no permission that could let anyone change or delete an entry.
         default_permissions = ("view",)
@@ -67,23 +72,3 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditEntryImmutable(f"Audit entry {self.pk} is append-only.")
-
-
-class DashboardPermission(models.Model):
-    """Carries the permissions of the dashboard's actions; it has no table and no rows.
-
-    Django permissions belong to a model; these guard actions on other apps' rows (refund an order,
-    resolve a payment), so they live here instead of on those apps' models.
-    """
-
-    class Meta:
-        managed = False
-        default_permissions = ()
-        permissions = [
-            ("refund_order", "Can refund paid orders"),
-            ("resolve_pending", "Can mark pending payments paid or failed"),
-            ("run_reconciliation", "Can run a reconciliation"),
-        ]
-
-    def __str__(self) -> str:
-        return "dashboard permissions"

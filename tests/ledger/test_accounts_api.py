@@ -10,7 +10,7 @@ from ledger.services import system_account_id
 from mintguard_site.api.models import ApiClient, IdempotencyKey
 from mintguard_site.api.services import api_client_revoke
 
-from ..ledger.invariants import assert_ledger_consistent
+from .invariants import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
 

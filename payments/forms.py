@@ -1,0 +1,55 @@
+"""Forms of the payments pages: they parse what an operator typed; the services decide what it means."""
+
+import re
+import uuid
+
+from django import forms
+
+from ledger.forms import major_to_minor, minor_to_major
+
+from .exceptions import NoteRequired
+from .models import ConfirmationOutcome, PaymentConfirmation, Refund
+
+
+class RefundForm(forms.Form):
+    """Amount in major units (default: what remains), reason, and the key the form was rendered with.
+
+    The key makes the refund idempotent: submitting this form twice, or a retried request, finds
+    the first refund instead of making a second.
+    """
+
+    amount = forms.CharField(max_length=32)
+    reason = forms.CharField(max_length=Refund._meta.get_field("reason").max_length, required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+    idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+
+    @classmethod
+    def fresh(cls, *, order) -> "RefundForm":
+        """An unbound form for `order` with the remaining amount and a new key."""
+        return cls(currency=order.currency, initial={
+            "amount": minor_to_major(order.refundable_amount, order.currency),
+            "idempotency_key": uuid.uuid4().hex,
+        })
+
+    def clean_amount(self) -> int:
+        return major_to_minor(self.cleaned_data["amount"], self.currency)
+
+    def clean_idempotency_key(self) -> str:
+        key = self.cleaned_data["idempotency_key"]
+        if not re.fullmatch(r"[0-9a-f]{32}", key):
+            raise forms.ValidationError("The form expired; reload the page.", code="bad_key")
+        return key
+
+
+class ResolvePendingForm(forms.Form):
+    outcome = forms.ChoiceField(choices=ConfirmationOutcome.choices)
+    note = forms.CharField(
+        max_length=PaymentConfirmation._meta.get_field("note").max_length,
+        widget=forms.TextInput(attrs={"placeholder": "Why? e.g. provider ticket #123"}),
+        error_messages={"required": NoteRequired.message},
+    )

@@ -1,0 +1,52 @@
+"""Every write of the payments app, one module per flow; import them from here.
+
+- `orders`: create an order.
+- `pay`: pay an order, or create and pay one (checkout), in three steps around the provider call.
+- `outcomes`: write a payment's outcome on the payment and its order, booking a success.
+- `confirmations`: the provider's later word on a pending payment, through one door
+  (`payment_outcome_apply`), also as an operator marks it by hand.
+- `webhooks`: the provider's signed webhooks, authenticated, recorded, applied once.
+- `expiry`: settle the pending payments that no webhook confirmed.
+- `refunds`: refund a paid order (the rule: `refund_eligibility`), also as an operator.
+
+Services that lock take the order's id and return the row as they left it under the lock, with
+what they did, so callers need not read it again.
+"""
+
+from .confirmations import OperatorResolveResult, operator_resolve_pending, payment_outcome_apply
+from .expiry import ExpiryReport, pending_payments_expire
+from .orders import order_create
+from .outcomes import payment_legs, payment_mark_succeeded
+from .pay import (
+    PayResult,
+    checkout_begin,
+    checkout_create,
+    order_pay,
+    payment_attempt_begin,
+    payment_attempt_finish,
+    payment_provider_charge,
+)
+from .refunds import (
+    OperatorRefundResult,
+    operator_refund,
+    refund_create,
+    refund_dispatch,
+    refund_eligibility,
+    refund_legs,
+)
+from .webhooks import (
+    WebhookReceipt,
+    provider_webhook_authenticate,
+    provider_webhook_receive,
+    provider_webhook_refuse,
+    provider_webhook_reject,
+)
+
+__all__ = [
+    "ExpiryReport", "OperatorRefundResult", "OperatorResolveResult", "PayResult", "WebhookReceipt",
+    "checkout_begin", "checkout_create", "operator_refund", "operator_resolve_pending", "order_create", "order_pay",
+    "payment_attempt_begin", "payment_attempt_finish", "payment_legs", "payment_mark_succeeded",
+    "payment_outcome_apply", "payment_provider_charge", "pending_payments_expire", "provider_webhook_authenticate",
+    "provider_webhook_receive", "provider_webhook_refuse", "provider_webhook_reject", "refund_create",
+    "refund_dispatch", "refund_eligibility", "refund_legs",
+]

@@ -1,0 +1,98 @@
+"""Write a payment's outcome on the payment and its order, booking a success in the ledger.
+
+Shared by the pay flow's step 3 and by `payment_outcome_apply`. Each write is a compare-and-set
+on the status the caller read (`rows.update_if_status`): one that misses raises FinishedElsewhere,
+which rolls the caller's transaction back.
+"""
+
+from django.utils import timezone
+
+from ledger.models import Direction, ReferenceNamespace, Transaction
+from ledger.services import Leg, system_account_id, transaction_post
+
+from .. import rows
+from ..models import Order, OrderStatus, Payment, PaymentStatus
+from ..policies import platform_fee
+from ..transitions import order_transition
+
+# The columns a new payment is inserted with, and those its outcome writes.
+PAYMENT_COLUMNS = ("id", "order", "status", "amount", "idempotency_key", "provider_reference", "failure_reason",
+                   "ledger_transaction", "created_at", "updated_at")
+PAYMENT_OUTCOME_COLUMNS = ("status", "provider_reference", "failure_reason", "ledger_transaction", "updated_at")
+ORDER_OUTCOME_COLUMNS = ("status", "failure_reason", "updated_at")
+
+
+class FinishedElsewhere(Exception):
+    """The attempt was no longer as the caller read it: a twin request finished it first."""
+
+
+def payment_legs(*, order: Order, amount: int) -> list[Leg]:
+    """Return the ledger legs of a payment: DR cash / CR revenue, or CR seller_payable + fee to revenue."""
+    cash = system_account_id("cash", order.currency)
+    revenue = system_account_id("revenue", order.currency)
+    if not order.seller_id:
+        return [Leg(cash, Direction.DEBIT, amount), Leg(revenue, Direction.CREDIT, amount)]
+    fee = platform_fee(amount)
+    legs = [
+        Leg(cash, Direction.DEBIT, amount),
+        Leg(system_account_id("seller_payable", order.currency), Direction.CREDIT, amount - fee),
+        Leg(revenue, Direction.CREDIT, fee),
+    ]
+    return [leg for leg in legs if leg.amount > 0]
+
+
+def _order_record(*, order: Order, status: str, failure_reason: str) -> None:
+    """Move the order on (transitions.py decides) and write it, only while its status is still the one read."""
+    status_before = order.status
+    order_transition(order, status)
+    order.failure_reason = failure_reason
+    if not rows.update_if_status(order, ORDER_OUTCOME_COLUMNS, status=status_before):
+        raise FinishedElsewhere()
+
+
+def _payment_record(
+    *, payment: Payment, status: str, reason: str = "", reference: str = "",
+    ledger_transaction: Transaction | None = None,
+) -> None:
+    """Write a payment's outcome, only while its status is still the one read."""
+    status_before = payment.status
+    payment.status, payment.failure_reason, payment.provider_reference = status, reason, reference
+    payment.ledger_transaction = ledger_transaction
+    payment.updated_at = timezone.now()
+    if not rows.update_if_status(payment, PAYMENT_OUTCOME_COLUMNS, status=status_before):
+        raise FinishedElsewhere()
+
+
+def payment_mark_succeeded(*, order: Order, payment: Payment, provider_reference: str) -> Payment:
+    """Book a charged payment in the ledger and mark the order PAID.
+
+    The order is written first, so its UPDATE queues behind any other writer of the order before
+    anything is booked; a compare-and-set that misses rolls the booking back with it.
+    """
+    _order_record(order=order, status=OrderStatus.PAID, failure_reason="")
+    txn = transaction_post(
+        # Derived by our code, so in the system namespace: no client key can take it first.
+        namespace=ReferenceNamespace.SYSTEM,
+        reference=f"payment:{payment.id}",
+        kind="payment",
+        owner=order.owner,
+        legs=payment_legs(order=order, amount=payment.amount),
+        description=f"Payment for order {order.id}",
+        metadata={"order_id": str(order.id), "payment_id": str(payment.id)},
+    )
+    _payment_record(payment=payment, status=PaymentStatus.SUCCEEDED, reference=provider_reference,
+                    ledger_transaction=txn)
+    return payment
+
+
+def payment_mark_failed(*, order: Order, payment: Payment, reason: str, reference: str = "") -> None:
+    """Mark the payment and its order FAILED with `reason`."""
+    _order_record(order=order, status=OrderStatus.FAILED, failure_reason=reason)
+    _payment_record(payment=payment, status=PaymentStatus.FAILED, reason=reason, reference=reference)
+
+
+def payment_mark_pending(*, order: Order, payment: Payment) -> None:
+    """Leave the payment PENDING and its order awaiting the provider's word (outage mode)."""
+    # The order keeps the failure reason of an earlier attempt, as it did before outage mode.
+    _order_record(order=order, status=OrderStatus.PENDING_PAYMENT, failure_reason=order.failure_reason)
+    _payment_record(payment=payment, status=PaymentStatus.PENDING)
