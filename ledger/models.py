@@ -175,7 +175,7 @@ class BalanceBucket(models.Model):
 class Transaction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.CharField(max_length=64, blank=True, default=SYSTEM_OWNER)
-    # No default: every posting says whose reference it is (`transactions_post(namespace=...)`).
+    # No default: every posting says whose reference it is (`transaction_post(namespace=...)`).
     namespace = models.CharField(max_length=6, choices=ReferenceNamespace.choices)
     reference = models.CharField(max_length=255)
     kind = models.CharField(max_length=32)

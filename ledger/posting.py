@@ -101,7 +101,7 @@ class Leg:
 
 
 @dataclass(frozen=True)
-class Entry:
+class NewTransaction:
     """One transaction to post: its reference, kind and legs."""
 
     reference: str
@@ -123,7 +123,7 @@ class PostingRequest:
 
     owner: str
     namespace: str
-    entries: Sequence[Entry]
+    entries: Sequence[NewTransaction]
     accounts_owner: str | None  # accounts named by id must be this owner's customer accounts
     refuse_managed: bool
     leg_entries: list[int]

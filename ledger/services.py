@@ -42,8 +42,8 @@ from .models import (
 )
 from .posting import (  # noqa: F401 - part of this module's interface
     SYSTEM_ACCOUNT_KINDS,
-    Entry,
     Leg,
+    NewTransaction,
     PostingRequest,
     SystemAccountsMissing,
     system_account_id,
@@ -95,7 +95,7 @@ def account_create(
     return account
 
 
-def _validate(entries: Sequence[Entry]) -> None:
+def _validate(entries: Sequence[NewTransaction]) -> None:
     """Refuse what no engine should see: missing or repeated references, malformed legs."""
     references = [entry.reference for entry in entries]
     if not all(references):
@@ -116,7 +116,7 @@ def _validate(entries: Sequence[Entry]) -> None:
 
 
 def _request(
-    *, owner: str, namespace: str, entries: Sequence[Entry], accounts_owner: str | None, refuse_managed: bool
+    *, owner: str, namespace: str, entries: Sequence[NewTransaction], accounts_owner: str | None, refuse_managed: bool
 ) -> PostingRequest:
     """Flatten the entries' legs for an engine, each system account's leg with a bucket picked at random.
 
@@ -174,23 +174,25 @@ def transaction_post(
     chose, `SYSTEM` for one our code derived. Posting the same reference again with the same legs
     returns the original transaction; with other legs it raises ReferenceConflict.
     """
-    entry = Entry(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
-    return transactions_post(namespace=namespace, owner=owner, entries=[entry])[0]
+    new = NewTransaction(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
+    return transaction_batch_post(namespace=namespace, owner=owner, transactions=[new])[0]
 
 
-def transactions_post(*, namespace: str, owner: str = SYSTEM_OWNER, entries: Sequence[Entry]) -> list[Transaction]:
+def transaction_batch_post(
+    *, namespace: str, owner: str = SYSTEM_OWNER, transactions: Sequence[NewTransaction]
+) -> list[Transaction]:
     """Post several balanced transactions all-or-nothing, under one set of locks.
 
     Every check runs before the first write, so a refusal leaves nothing behind. A batch whose
     references were all posted before (in this owner's `namespace`) with the same legs returns the
     originals; any other reuse of a reference raises ReferenceConflict.
     """
-    return _post(owner=owner, namespace=namespace, entries=entries)
+    return _post(owner=owner, namespace=namespace, entries=transactions)
 
 
 @joins_transaction
 def _post(
-    *, owner: str, namespace: str, entries: Sequence[Entry], accounts_owner: str | None = None,
+    *, owner: str, namespace: str, entries: Sequence[NewTransaction], accounts_owner: str | None = None,
     refuse_managed: bool = False,
 ) -> list[Transaction]:
     if namespace not in ReferenceNamespace.values:
@@ -231,7 +233,7 @@ def _account_movement(
 ) -> Transaction:
     account = Leg(_account_uuid(account_id), Direction.DEBIT if debit_account else Direction.CREDIT, amount)
     cash = Leg(None, Direction.CREDIT if debit_account else Direction.DEBIT, amount, system="cash")
-    entry = Entry(reference=reference, kind=kind, description=description,
+    entry = NewTransaction(reference=reference, kind=kind, description=description,
                   legs=[account, cash] if debit_account else [cash, account])
     return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[entry], accounts_owner=accounts_owner,
                  refuse_managed=True)[0]
@@ -258,21 +260,24 @@ def withdraw(
 
 
 @dataclass(frozen=True)
-class TransferOrder:
+class NewTransfer:
+    """One transfer of a batch (`transfers_create`): from `source_id` to `destination_id`."""
+
     source_id: UUID | str
     destination_id: UUID | str
     amount: int
     description: str = ""
 
 
-def _transfer_entry(order: TransferOrder, reference: str) -> Entry:
-    source, destination = _account_uuid(order.source_id), _account_uuid(order.destination_id)
+def _transfer_transaction(transfer: NewTransfer, reference: str) -> NewTransaction:
+    source, destination = _account_uuid(transfer.source_id), _account_uuid(transfer.destination_id)
     if source == destination:
         raise SelfTransfer("Source and destination must be different accounts.")
     # A transfer stays in one currency: an engine refuses one between currencies with the
     # transfer's own message (`posting.refusal_error`), as it knows the currencies.
-    return Entry(reference=reference, kind="transfer", description=order.description,
-                 legs=[Leg(source, Direction.DEBIT, order.amount), Leg(destination, Direction.CREDIT, order.amount)])
+    amount = transfer.amount
+    return NewTransaction(reference=reference, kind="transfer", description=transfer.description,
+                          legs=[Leg(source, Direction.DEBIT, amount), Leg(destination, Direction.CREDIT, amount)])
 
 
 def transfer_create(
@@ -289,18 +294,18 @@ def transfer_create(
 
     `accounts_owner` and managed accounts as for `deposit`.
     """
-    order = TransferOrder(source_id, destination_id, amount, description)
-    return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[_transfer_entry(order, reference)],
+    transfer = NewTransfer(source_id, destination_id, amount, description)
+    return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[_transfer_transaction(transfer, reference)],
                  accounts_owner=accounts_owner, refuse_managed=True)[0]
 
 
 def transfers_create(
-    *, transfers: Sequence[TransferOrder], reference: str, owner: str, accounts_owner: str | None = None
+    *, transfers: Sequence[NewTransfer], reference: str, owner: str, accounts_owner: str | None = None
 ) -> list[Transaction]:
     """Post a batch of transfers all-or-nothing, locks taken once in (account, bucket) order.
 
     Transfer i of the batch has reference `{reference}:{i}`, in the client's namespace like any other.
     """
-    entries = [_transfer_entry(order, f"{reference}:{number}") for number, order in enumerate(transfers)]
+    entries = [_transfer_transaction(transfer, f"{reference}:{number}") for number, transfer in enumerate(transfers)]
     return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=entries, accounts_owner=accounts_owner,
                  refuse_managed=True)

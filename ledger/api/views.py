@@ -159,7 +159,7 @@ class TransferBatchCreate(APIView):
         orders = validated(s.TransferBatchCreateSerializer, request.data)["transfers"]
         transactions = services.transfers_create(
             transfers=[
-                services.TransferOrder(source_id=order["source_account_id"],
+                services.NewTransfer(source_id=order["source_account_id"],
                                        destination_id=order["destination_account_id"],
                                        amount=order["amount"], description=order["description"])
                 for order in orders

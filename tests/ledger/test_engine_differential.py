@@ -23,7 +23,7 @@ from ledger import reconciliation, services
 from ledger.currencies import MAX_AMOUNT
 from ledger.exceptions import LedgerError
 from ledger.models import Account, AccountManagedBy, BalanceBucket, Direction, Posting, Transaction
-from ledger.services import Leg, TransferOrder, system_account_id
+from ledger.services import Leg, NewTransfer, system_account_id
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -89,7 +89,7 @@ class Stream:
             return services.transfer_create, {**movement, "source_id": self.account_id(),
                                               "destination_id": self.account_id(), "amount": self.amount()}
         if roll < 0.85:
-            orders = [TransferOrder(self.account_id(), self.account_id(), self.amount(), f"order {n}")
+            orders = [NewTransfer(self.account_id(), self.account_id(), self.amount(), f"order {n}")
                       for n in range(self.rng.randint(1, 6))]
             return services.transfers_create, {**movement, "transfers": orders}
         if roll < 0.97:

@@ -15,7 +15,7 @@ from django.db import connection
 
 from ledger import services
 from ledger.models import Account, BalanceBucket
-from ledger.services import TransferOrder
+from ledger.services import NewTransfer
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def accounts() -> list[Account]:
     )
     for batch in range(3):
         services.transfers_create(
-            transfers=[TransferOrder(opened[n].id, opened[(n + batch + 1) % 1000].id, 5) for n in range(1000)],
+            transfers=[NewTransfer(opened[n].id, opened[(n + batch + 1) % 1000].id, 5) for n in range(1000)],
             reference=f"seed-{batch}", owner=OWNER,
         )
     return opened
@@ -76,7 +76,7 @@ def test_a_transfer_reads_every_table_by_index(accounts, ledger_plans):
 
 
 def test_a_batch_and_its_replay_read_every_table_by_index(accounts, ledger_plans):
-    orders = [TransferOrder(accounts[n].id, accounts[999 - n].id, 3) for n in range(300)]
+    orders = [NewTransfer(accounts[n].id, accounts[999 - n].id, 3) for n in range(300)]
 
     posted = services.transfers_create(transfers=orders, reference="batch", owner=OWNER)
     replayed = services.transfers_create(transfers=orders, reference="batch", owner=OWNER)
