@@ -1,7 +1,6 @@
 """Standard Webhooks signatures on the provider's webhooks: verify what comes in, sign for the demo.
 
-The scheme (https://www.standardwebhooks.com/, "Verifying webhook authenticity"), checked and
-signed by its reference library, `standardwebhooks`:
+The Standard Webhooks scheme, checked and signed by its reference library, `standardwebhooks`:
 
 - headers `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`;
 - the signed content is `{webhook-id}.{webhook-timestamp}.{raw body}`, byte for byte as received
