@@ -8,7 +8,7 @@ from payments.models import Order, Refund
 
 from ..operators.factories import paid_order, pending_order
 from ..role_helpers import PASSWORD, user_with_role
-from .conftest import csrf_token, mark_page, still_same_page
+from .page_helpers import csrf_token, mark_page, still_same_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
