@@ -1,21 +1,30 @@
 """Reads of the audit log: the dashboard's list, its filters, and one row's history."""
 
-from mintguard_site.api.pagination import keyset_after
+from django.db.models import Q, QuerySet
+
+from mintguard_site.search import created_between, ordering
 
 from .models import AuditEntry
 
+# The audit log has no amount to sort by.
+AUDIT_SORTS = {"-created": "Newest first", "created": "Oldest first"}
 
-def audit_search(*, action: str = "", actor: str = "", q: str = "", limit: int, after: list | None = None):
-    """Return audit entries newest first; `q` matches the target's id (full or its first characters)."""
-    entries = AuditEntry.objects.order_by("-created_at", "-id")
+
+def audit_search(
+    *, action: str = "", actor: str = "", q: str = "", created_from=None, created_to=None, sort: str = "-created",
+) -> QuerySet:
+    """Return audit entries in `sort` order; `q` matches the target's id (full or its first
+    characters), the operator's name or the note."""
+    entries = AuditEntry.objects.all()
     if action:
         entries = entries.filter(action=action)
     if actor:
         entries = entries.filter(actor_name=actor)
-    q = q.strip().lower()
     if q:
-        entries = entries.filter(target_id__startswith=q)
-    return list(entries.filter(keyset_after(after))[:limit])
+        entries = entries.filter(
+            Q(target_id__startswith=q.lower()) | Q(actor_name__icontains=q) | Q(note__icontains=q)
+        )
+    return entries.filter(created_between(created_from, created_to)).order_by(*ordering(sort))
 
 
 def audit_actors() -> list[str]:

@@ -1,5 +1,6 @@
 """Reads of the ledger that are more than a `.get()`: statements, integrity checks, and the
-dashboard's pages (the API and the dashboard share `accounts_page`).
+dashboard's pages (the API's list of accounts is `accounts_page`; the dashboard's, searched and
+counted, is `searches.accounts_search`).
 
 The integrity checks aggregate in SQL and stream their rows, so they run in bounded memory on
 ledgers of any size. Reconciliation builds on them.

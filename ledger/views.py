@@ -5,7 +5,6 @@ The ledger's core (models, services, selectors) never imports the dashboard; the
 """
 
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.core.exceptions import BadRequest
 from django.shortcuts import get_object_or_404, redirect
@@ -15,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mintguard_site.api.pagination import decode_cursor, encode_cursor
 from mintguard_site.api.selectors import owner_names
-from mintguard_site.dashboard import PAGE_SIZE, operator_required, page_rows, render_page, wants_partial
+from mintguard_site.dashboard import PAGE_SIZE, list_page, list_state, operator_required, render_page, wants_partial
 
 from . import selectors
 from .exceptions import InvalidStatementPosition
 from .models import Account, ReconciliationRun, Transaction
 from .operator_runs import reconciliation_run_now, reconciliation_start
+from .searches import accounts_search
 
 # A poll gives up after this long: the worker that ran it may have been recycled.
 RECONCILIATION_POLL_LIMIT = timedelta(minutes=10)
@@ -29,12 +29,9 @@ RECONCILIATION_POLL_LIMIT = timedelta(minutes=10)
 @require_GET
 @operator_required("ledger.view_account")
 def account_list(request):
-    filters = {"q": request.GET.get("q", "")[:64], "currency": request.GET.get("currency", "")[:12]}
-    accounts, next_cursor = page_rows(request, "accounts", partial(selectors.accounts_page, owner=None, **filters))
-    context = {
-        "accounts": accounts, "next_cursor": next_cursor, "filters": filters,
-        "names": owner_names(a.owner for a in accounts),
-    }
+    filters = list_state(request, texts=("currency",))
+    context = list_page(request, accounts_search(**filters), filters)
+    context["names"] = owner_names(a.owner for a in context["page_obj"])
     if not wants_partial(request):
         context |= {
             "books": selectors.ledger_books(),

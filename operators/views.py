@@ -1,7 +1,5 @@
 """The dashboard shell: login, logout, overview, audit log and API keys. Thin: parse, call, render."""
 
-from functools import partial
-
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -9,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditAction
-from audit.selectors import audit_actors, audit_search
+from audit.selectors import AUDIT_SORTS, audit_actors, audit_search
 from mintguard_site import observability
 from mintguard_site.api.models import ApiClient
-from mintguard_site.dashboard import operator_required, page_rows, render_page
+from mintguard_site.dashboard import list_page, list_state, operator_required, render_page
 
 from . import selectors, services
 from .charts import volume_chart
@@ -72,27 +70,21 @@ def overview(request):
 @require_GET
 @operator_required("audit.view_auditentry")
 def audit(request):
-    filters = {
-        "action": request.GET.get("action", "") if request.GET.get("action") in AuditAction.values else "",
-        "actor": request.GET.get("actor", "")[:150],
-        "q": request.GET.get("q", "")[:64],
-    }
-    entries, next_cursor = page_rows(request, "audit", partial(audit_search, **filters),
-                                     position=lambda e: [e.created_at.isoformat(), e.pk])
-    return render_page(request, "operators/audit.html", {
-        "entries": entries, "next_cursor": next_cursor, "filters": filters,
-        "actions": AuditAction.choices, "actors": audit_actors(),
-    }, partial="operators/_audit_results.html")
+    filters = list_state(request, choices={"action": AuditAction.values}, texts=("actor",), sorts=AUDIT_SORTS)
+    context = list_page(request, audit_search(**filters), filters, sorts=AUDIT_SORTS)
+    context |= {"actions": AuditAction.choices, "actors": audit_actors()}
+    return render_page(request, "operators/audit.html", context, partial="operators/_audit_results.html")
 
 
 # --- API keys ------------------------------------------------------------------------------
 
 
-def _api_keys_page(request, *, form=None, new_key=None, status=200):
+def _api_keys_page(request, *, form=None, new_key=None, revoke=None, status=200):
     return render_page(request, "operators/api_keys.html", {
         "clients": ApiClient.objects.order_by("-is_active", "name"),
         "form": form or ApiKeyCreateForm(),
         "new_key": new_key,
+        "revoke": revoke,  # the client whose revocation awaits confirmation
     }, partial="operators/_api_keys_panel.html", status=status)
 
 
@@ -118,7 +110,10 @@ def api_key_create(request):
 @require_POST
 @operator_required("api.change_apiclient")
 def api_key_revoke(request, client_id):
+    """Two steps: "review" asks which key stops working; only "confirm" revokes it."""
     client = get_object_or_404(ApiClient, pk=client_id)
+    if request.POST.get("step") != "confirm":
+        return _api_keys_page(request, revoke=client)
     services.operator_api_key_revoke(actor=request.user, client_id=client.pk)
     messages.success(request, f"Revoked the API key of {client.name}.")
     if request.htmx:

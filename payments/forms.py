@@ -5,14 +5,14 @@ import uuid
 
 from django import forms
 
-from ledger.forms import major_to_minor, minor_to_major
+from ledger.forms import parse_major_amount
 
 from .exceptions import NoteRequired
 from .models import ConfirmationOutcome, PaymentConfirmation, Refund
 
 
 class RefundForm(forms.Form):
-    """Amount in major units (default: what remains), reason, and the key the form was rendered with.
+    """Amount in major units as the page prints it, reason, and the key the form was rendered with.
 
     The key makes the refund idempotent: submitting this form twice, or a retried request, finds
     the first refund instead of making a second.
@@ -30,14 +30,12 @@ class RefundForm(forms.Form):
 
     @classmethod
     def fresh(cls, *, order) -> "RefundForm":
-        """An unbound form for `order` with the remaining amount and a new key."""
-        return cls(currency=order.currency, initial={
-            "amount": minor_to_major(order.refundable_amount, order.currency),
-            "idempotency_key": uuid.uuid4().hex,
-        })
+        """An unbound form for `order` with a new key and no amount: the operator types it or asks
+        for the rest (a pre-filled remainder is refunded by one careless Enter)."""
+        return cls(currency=order.currency, initial={"idempotency_key": uuid.uuid4().hex})
 
     def clean_amount(self) -> int:
-        return major_to_minor(self.cleaned_data["amount"], self.currency)
+        return parse_major_amount(self.cleaned_data["amount"], self.currency)
 
     def clean_idempotency_key(self) -> str:
         key = self.cleaned_data["idempotency_key"]
@@ -47,7 +45,13 @@ class RefundForm(forms.Form):
 
 
 class ResolvePendingForm(forms.Form):
-    outcome = forms.ChoiceField(choices=ConfirmationOutcome.choices)
+    """Outcome and note of a pending payment's resolution; the outcome is always chosen, never a default."""
+
+    outcome = forms.ChoiceField(
+        choices=ConfirmationOutcome.choices, widget=forms.RadioSelect,
+        error_messages={"required": "Choose an outcome: mark paid or mark failed.",
+                        "invalid_choice": "Choose an outcome: mark paid or mark failed."},
+    )
     note = forms.CharField(
         max_length=PaymentConfirmation._meta.get_field("note").max_length,
         widget=forms.TextInput(attrs={"placeholder": "Why? e.g. provider ticket #123"}),

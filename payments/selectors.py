@@ -1,7 +1,7 @@
 """Reads of the payments app that are more than a `.get()`: the API's and the dashboard's.
 
-Every dashboard list is fetched in one query whatever its length, and the order page in a fixed
-number: the dashboard's query-count tests count them with 50 rows.
+The dashboard's lists are searched in `searches.py`. The order page is fetched in a fixed number of
+queries whatever its history: the dashboard's query-count tests count them.
 """
 
 from dataclasses import dataclass, field
@@ -9,13 +9,12 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, DateTimeField, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from audit.models import AuditEntry
 from audit.selectors import audit_history
 from ledger.models import Direction, Posting
-from mintguard_site.api.auth import OPERATOR_OWNER_PREFIX
 from mintguard_site.api.pagination import keyset_after
 from mintguard_site.api.selectors import owner_names
 from mintguard_site.search import id_matches
@@ -222,56 +221,6 @@ def order_timeline(detail: OrderDetail) -> list[TimelineEvent]:
         events.append(TimelineEvent(refund.created_at, f"Refund {str(refund.id)[:8]}", refund.reason, status))
     events.sort(key=lambda e: e.at)
     return events
-
-
-# --- the dashboard's queues and lists --------------------------------------------------------
-
-
-def pending_queue(*, limit: int, after: list | None = None) -> list[Order]:
-    """Return orders awaiting a provider's confirmation, oldest pending first (`pending_since`)."""
-    since = Subquery(
-        Payment.objects.filter(order=OuterRef("pk"), status=PaymentStatus.PENDING).values("created_at")[:1]
-    )
-    orders = (
-        Order.objects.filter(status=OrderStatus.PENDING_PAYMENT)
-        .annotate(pending_since=Coalesce(since, "created_at", output_field=DateTimeField()))
-        .order_by("pending_since", "id")
-    )
-    return list(orders.filter(keyset_after(after, field="pending_since", descending=False))[:limit])
-
-
-def pending_position(order: Order) -> list:
-    """The position of an order in the pending queue, for its cursor."""
-    return [order.pending_since.isoformat(), str(order.pk)]
-
-
-def refunds_search(
-    *, q: str = "", currency: str = "", source: str = "", acknowledged: str = "", limit: int,
-    after: list | None = None,
-) -> list[Refund]:
-    """Return refunds newest first with their orders. `q` matches the refund or order id, the
-    buyer, or the reason; `source` is "operator" or "api"; `acknowledged` "yes"/"no" (by the provider)."""
-    refunds = Refund.objects.select_related("order").order_by("-created_at", "-id")
-    q = q.strip()
-    if q:
-        refunds, by_id = id_matches(refunds, q)
-        refunds, by_order = id_matches(refunds, q, "order_id")
-        refunds = refunds.filter(by_id | by_order | Q(order__user_id__icontains=q) | Q(reason__icontains=q))
-    if currency:
-        refunds = refunds.filter(order__currency=currency)
-    if source == "operator":
-        refunds = refunds.filter(created_by__startswith=OPERATOR_OWNER_PREFIX)
-    elif source == "api":
-        refunds = refunds.exclude(created_by__startswith=OPERATOR_OWNER_PREFIX)
-    if acknowledged == "yes":
-        refunds = refunds.exclude(provider_reference="")
-    elif acknowledged == "no":
-        refunds = refunds.filter(provider_reference="")
-    return list(refunds.filter(keyset_after(after))[:limit])
-
-
-def order_currencies() -> list[str]:
-    return list(Order.objects.values_list("currency", flat=True).distinct().order_by("currency"))
 
 
 # --- the dashboard's overview --------------------------------------------------------------

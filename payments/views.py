@@ -6,32 +6,32 @@ for htmx, the fragment it swaps. Refunds and resolutions go through `services.op
 in the same transaction.
 """
 
-from functools import partial
-
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.currencies import format_amount
+from ledger.forms import minor_to_major
 from mintguard_site.api.selectors import owner_names
-from mintguard_site.dashboard import operator_required, page_rows, render_page, wants_partial
+from mintguard_site.dashboard import list_page, list_state, operator_required, render_page, wants_partial
 from mintguard_site.errors import DomainError
 
-from . import selectors, services
+from . import searches, selectors, services
 from .exceptions import OrderNotRefundable, RefundExceedsRemaining
 from .forms import RefundForm, ResolvePendingForm
-from .models import Order, OrderStatus
+from .models import BuyerTrust, Order, OrderStatus
 
 
 @require_GET
 @operator_required("payments.view_order")
 def order_list(request):
-    status = request.GET.get("status", "")
-    filters = {"q": request.GET.get("q", "")[:64], "status": status if status in OrderStatus.values else ""}
-    orders, next_cursor = page_rows(request, "orders", partial(selectors.orders_page, owner=None, **filters))
-    return render_page(request, "payments/order_list.html", {
-        "orders": orders, "next_cursor": next_cursor, "filters": filters, "statuses": OrderStatus.choices,
-    }, partial="payments/_order_results.html")
+    filters = list_state(request, choices={"status": OrderStatus.values, "trust": BuyerTrust.values},
+                         texts=("currency",))
+    context = list_page(request, searches.orders_search(**filters), filters)
+    context |= {"statuses": OrderStatus.choices, "trusts": BuyerTrust.choices}
+    if not wants_partial(request):
+        context["currencies"] = searches.order_currencies()
+    return render_page(request, "payments/order_list.html", context, partial="payments/_order_results.html")
 
 
 def _refundable(order: Order) -> bool:
@@ -52,6 +52,7 @@ def _order_context(request, order, *, refund_form=None, confirm=None) -> dict:
         # A submitted form stays on screen with its errors even if the order stopped being refundable.
         "can_refund": may_refund and refund_form is not None,
         "refund_form": refund_form,
+        "refund_rest": minor_to_major(order.refundable_amount, order.currency),  # what "Refund the rest" fills in
         "confirm": confirm,
     }
 
@@ -124,26 +125,31 @@ def _refund_response(request, order, *, form, step, confirm=None, status=200):
 @require_GET
 @operator_required("payments.view_order")
 def pending_list(request):
-    orders, next_cursor = page_rows(request, "pending", selectors.pending_queue, position=selectors.pending_position)
-    return render_page(request, "payments/pending_list.html", {
-        "orders": orders, "next_cursor": next_cursor,
-        "can_resolve": request.user.has_perm("payments.resolve_pending"),
-    }, partial="payments/_pending_results.html")
+    filters = list_state(request, choices={"trust": BuyerTrust.values}, texts=("currency",),
+                         sorts=searches.PENDING_SORTS, default_sort="waiting")
+    context = list_page(request, searches.pending_search(**filters), filters, sorts=searches.PENDING_SORTS)
+    context |= {"trusts": BuyerTrust.choices, "can_resolve": request.user.has_perm("payments.resolve_pending")}
+    if not wants_partial(request):
+        context["currencies"] = searches.order_currencies()
+    return render_page(request, "payments/pending_list.html", context, partial="payments/_pending_results.html")
 
 
 @require_POST
 @operator_required("payments.resolve_pending")
 def pending_resolve(request, order_id):
-    """Mark a pending payment PAID or FAILED with a note, through the webhook's own service."""
+    """Mark a pending payment PAID or FAILED with a note, through the webhook's own service.
+
+    Two steps, as for refunds: "review" asks "Mark order 1a2b3c4d paid: 489.00 USD?" and only
+    "confirm" resolves. The outcome is chosen, never a default, so a bare Enter in the note can at
+    most ask the question; without an outcome the answer is a 422 that says so.
+    """
     order = get_object_or_404(Order, pk=order_id)
     form = ResolvePendingForm(request.POST)
+    step = request.POST.get("step", "review")
     if not form.is_valid():
-        if wants_partial(request):
-            return render_page(request, "payments/pending_list.html", {
-                "order": order, "form": form, "can_resolve": True,
-            }, partial="payments/_pending_row.html", status=422)
-        messages.error(request, f"Order {str(order.pk)[:8]}: {' '.join(form.errors.get('note', ['Invalid.']))}")
-        return redirect("payments:pending")
+        return _pending_row_response(request, order, form=form, status=422)
+    if step != "confirm":  # "edit" goes back from the question to the form, with what was typed
+        return _pending_row_response(request, order, form=form, review=step != "edit")
     try:
         result = services.operator_resolve_pending(
             actor=request.user, order_id=order.pk, outcome=form.cleaned_data["outcome"],
@@ -151,9 +157,7 @@ def pending_resolve(request, order_id):
         )
     except DomainError as error:
         form.add_error(None, error.detail)
-        return render_page(request, "payments/pending_list.html", {
-            "order": order, "form": form, "can_resolve": True,
-        }, partial="payments/_pending_row.html", status=409)
+        return _pending_row_response(request, order, form=form, status=409)
     if wants_partial(request):
         return render_page(request, "payments/pending_list.html", {"resolved": result, "order": result.order},
                            partial="payments/_pending_row.html")
@@ -161,19 +165,21 @@ def pending_resolve(request, order_id):
     return redirect("payments:pending")
 
 
+def _pending_row_response(request, order, *, form, review=False, status=200):
+    """The order's row of the queue for htmx; without JavaScript, a page holding only that row."""
+    return render_page(request, "payments/pending_resolve.html", {
+        "order": order, "form": form, "review": review, "can_resolve": True,
+    }, partial="payments/_pending_row.html", status=status)
+
+
 @require_GET
 @operator_required("payments.view_refund")
 def refund_list(request):
-    source, acknowledged = request.GET.get("source", ""), request.GET.get("acknowledged", "")
-    filters = {
-        "q": request.GET.get("q", "")[:64],
-        "currency": request.GET.get("currency", "")[:12],
-        "source": source if source in ("operator", "api") else "",
-        "acknowledged": acknowledged if acknowledged in ("yes", "no") else "",
+    filters = list_state(request, choices={"source": ("operator", "api"), "acknowledged": ("yes", "no")},
+                         texts=("currency",))
+    context = list_page(request, searches.refunds_search(**filters), filters)
+    context |= {
+        "currencies": searches.order_currencies(),
+        "names": owner_names(r.created_by for r in context["page_obj"]),
     }
-    refunds, next_cursor = page_rows(request, "refunds", partial(selectors.refunds_search, **filters))
-    return render_page(request, "payments/refund_list.html", {
-        "refunds": refunds, "next_cursor": next_cursor, "filters": filters,
-        "currencies": selectors.order_currencies(),
-        "names": owner_names(r.created_by for r in refunds),
-    }, partial="payments/_refund_results.html")
+    return render_page(request, "payments/refund_list.html", context, partial="payments/_refund_results.html")

@@ -6,8 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from ledger.models import Posting, Transaction, bucket_sum
+from mintguard_site.search import created_between, ordering
 
 from .exceptions import WalletNotFound
 from .models import Wallet
@@ -136,7 +138,18 @@ def wallet_movements(*, account_ids, limit: int = 25) -> list[Posting]:
     )
 
 
-def recent_wallets(*, limit: int = 20) -> list[Wallet]:
-    """Return the newest wallets with their accounts and balances."""
-    return list(Wallet.objects.select_related("account").annotate(balance=bucket_sum("account_id"))
-                .order_by("-created_at", "-id")[:limit])
+def wallets_search(
+    *, q: str = "", currency: str = "", created_from=None, created_to=None, sort: str = "-created",
+) -> QuerySet:
+    """Return every wallet with its account and balance, in `sort` order (the dashboard pages it);
+    `q` matches part of the user id."""
+    wallets = Wallet.objects.select_related("account").annotate(balance=bucket_sum("account_id"))
+    if q:
+        wallets = wallets.filter(user_id__icontains=q)
+    if currency:
+        wallets = wallets.filter(currency=currency)
+    return wallets.filter(created_between(created_from, created_to)).order_by(*ordering(sort, amount="balance"))
+
+
+def wallet_currencies() -> list[str]:
+    return list(Wallet.objects.values_list("currency", flat=True).distinct().order_by("currency"))

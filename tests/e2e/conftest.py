@@ -10,6 +10,8 @@ refreshes the committed set.
 """
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,15 @@ def shot(page):
         return path
 
     return save
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's script, installed from npm into var/node on first use (not vendored)."""
+    script = Path(settings.BASE_DIR) / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        if shutil.which("npm") is None and os.environ.get("CI") != "true":
+            pytest.skip("no npm to install axe-core: apt-get install npm")
+        subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(script.parents[2]),
+                        "axe-core@4"], check=True, capture_output=True)
+    return script

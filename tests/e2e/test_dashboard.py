@@ -118,11 +118,13 @@ def test_the_pending_queue_resolves_an_order_in_place(page, site, shot):
     mark_page(page)
     row = page.locator(f"#pending-{first.pk}")
 
+    row.get_by_role("radio", name="Mark paid").check()
     row.locator("input[name=note]").fill("Provider dashboard shows the charge captured")
-    row.get_by_role("button", name="Mark paid").click()
+    row.get_by_role("button", name="Review").click()
+    page.locator(f"#pending-{first.pk}").get_by_role("button", name="Confirm: mark paid").click()
 
     expect(page.locator(f"#pending-{first.pk}")).to_contain_text("now Paid")
-    expect(page.locator(f"#pending-{second.pk}").get_by_role("button", name="Mark paid")).to_be_visible()
+    expect(page.locator(f"#pending-{second.pk}").get_by_role("radio", name="Mark paid")).to_be_visible()
     assert still_same_page(page)
     assert Order.objects.get(pk=first.pk).status == "PAID"
     assert Order.objects.get(pk=second.pk).status == "PENDING_PAYMENT"

@@ -96,3 +96,15 @@ def test_reconciliation_runs_from_the_page_and_polls_until_it_finishes(page, sit
     expect(page.locator("[data-testid=reconciliation-result]")).to_contain_text("clean: the books balance")
     expect(runs).to_have_count(2)
     shot("reconciliation-run")
+
+
+def test_a_phone_sees_the_overview_the_orders_and_an_order_without_scrolling_sideways(page, site, shot, demo):
+    page.set_viewport_size({"width": 390, "height": 844})
+    site.sign_in(demo)
+    order = Order.objects.filter(status="PARTIALLY_REFUNDED", seller_id__isnull=False).order_by("created_at").last()
+
+    for path, name in [("/", "overview-phone"), ("/orders/", "orders-phone"), (f"/orders/{order.pk}/", "order-detail-phone")]:
+        page.goto(site(path))
+        expect(page.locator("main h1")).to_be_in_viewport()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        shot(name)

@@ -3,7 +3,7 @@
 import pytest
 from django import forms
 
-from ledger.forms import major_to_minor, minor_to_major
+from ledger.forms import major_to_minor, minor_to_major, parse_major_amount
 
 
 @pytest.mark.parametrize(("text", "currency", "minor"), [
@@ -30,3 +30,39 @@ def test_anything_else_is_an_error(text, currency):
 def test_minor_units_show_as_the_plain_major_amount_an_input_takes(minor, currency, text):
     assert minor_to_major(minor, currency) == text
     assert major_to_minor(text, currency) == minor
+
+
+@pytest.mark.parametrize(("text", "currency", "minor"), [
+    ("1,000.00", "USD", 100_000), ("1,000.00 USD", "USD", 100_000), ("$5", "USD", 500), ("$ 5", "USD", 500),
+    ("5 USD", "USD", 500), ("USD 5", "USD", 500), ("usd 5.25", "USD", 525), ("US$5", "USD", 500),
+    ("$5", "CAD", 500), ("€1,234.5", "EUR", 123_450), ("5\u00a0EUR", "EUR", 500), ("¥1,800", "JPY", 1_800),
+    ("1,800", "JPY", 1_800), ("1,800 JPY", "JPY", 1_800), ("12.50", "USD", 1_250), ("35 GOLD", "GOLD", 35),
+    ("1,234,567.89", "USD", 123_456_789),
+])
+def test_amounts_are_accepted_as_the_dashboard_prints_them(text, currency, minor):
+    assert parse_major_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize(("text", "currency", "message"), [
+    ("€5", "USD", "This amount is in USD: € is another currency's symbol."),
+    ("¥1,800", "USD", "This amount is in USD: ¥ is another currency's symbol."),
+    ("$5", "EUR", "This amount is in EUR: $ is another currency's symbol."),
+    ("5 EUR", "USD", "This amount is in USD, not EUR."),
+    ("JPY 1800", "USD", "This amount is in USD, not JPY."),
+    ("1.000,00", "USD", "Use a comma only between thousands, as in 1,000.00; a point separates the decimals."),
+    ("1,00", "USD", "Use a comma only between thousands, as in 1,000.00; a point separates the decimals."),
+    ("1,0000", "JPY", "Use a comma only between thousands, as in 1,000; a point separates the decimals."),
+    ("1,800", "BHD", "Ambiguous in BHD: write it without commas."),
+    ("1,000.001", "USD", "USD amounts have at most 2 decimals."),
+    ("$5 USD", "USD", "Enter an amount in USD such as 12.55."),
+    ("5 apples", "USD", "Enter an amount in USD such as 12.55."),
+    ("-$5", "USD", "Enter an amount in USD such as 12.55."),
+    ("USD", "USD", "Enter an amount in USD such as 12.55."),
+    ("$0", "USD", "Enter an amount greater than zero."),
+    ("١٢ USD", "USD", "Enter an amount in USD such as 12.55."),
+])
+def test_anything_ambiguous_or_in_another_currency_is_refused_with_a_precise_message(text, currency, message):
+    with pytest.raises(forms.ValidationError) as refused:
+        parse_major_amount(text, currency)
+
+    assert refused.value.messages == [message]

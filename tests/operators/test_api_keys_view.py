@@ -34,11 +34,25 @@ def test_a_duplicate_name_is_refused_inline(admin_role):
     assert AuditEntry.objects.count() == 0
 
 
+@pytest.mark.parametrize("step", [None, "review"])
+def test_revoke_first_asks_which_key_stops_working_and_revokes_nothing(admin_role, step):
+    client, _ = api_client_create(name="old-service")
+
+    response = admin_role.post(f"/api-keys/{client.pk}/revoke/", {"step": step} if step else {}, **htmx())
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"Revoke the key of old-service (starts <span class=\"mono\">{client.prefix}…</span>)?" in html
+    assert 'name="step" value="confirm"' in html and "hx-confirm" not in html
+    client.refresh_from_db()
+    assert client.is_active and AuditEntry.objects.count() == 0
+
+
 def test_an_admin_revokes_a_key_once(admin_role):
     client, _ = api_client_create(name="old-service")
 
-    first = admin_role.post(f"/api-keys/{client.pk}/revoke/")
-    second = admin_role.post(f"/api-keys/{client.pk}/revoke/")
+    first = admin_role.post(f"/api-keys/{client.pk}/revoke/", {"step": "confirm"})
+    second = admin_role.post(f"/api-keys/{client.pk}/revoke/", {"step": "confirm"})
 
     assert first.status_code == second.status_code == 302
     client.refresh_from_db()

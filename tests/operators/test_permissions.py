@@ -60,10 +60,10 @@ def actions(rows) -> dict[str, dict]:
     return {
         f"/orders/{order.pk}/refund/": {"amount": "1.00", "reason": "forged", "idempotency_key": "a" * 32,
                                          "step": "confirm"},
-        f"/pending/{pending.pk}/resolve/": {"outcome": "PAID", "note": "forged"},
+        f"/pending/{pending.pk}/resolve/": {"outcome": "PAID", "note": "forged", "step": "confirm"},
         "/reconciliation/run/": {},
         "/api-keys/new/": {"name": "forged-client"},
-        f"/api-keys/{client.pk}/revoke/": {},
+        f"/api-keys/{client.pk}/revoke/": {"step": "confirm"},
     }
 
 
@@ -129,7 +129,8 @@ def test_a_superuser_passes_every_check_without_any_group(as_role, rows):
     root = as_role(None, is_superuser=True)
     for url in pages(rows) + ["/api-keys/"]:
         assert root.get(url).status_code == 200, url
-    response = root.post(f"/pending/{rows['pending'].pk}/resolve/", {"outcome": "PAID", "note": "checked"})
+    response = root.post(f"/pending/{rows['pending'].pk}/resolve/", {"outcome": "PAID", "note": "checked",
+                                                                       "step": "confirm"})
     assert response.status_code == 302
     assert Order.objects.get(pk=rows["pending"].pk).status == "PAID"
 

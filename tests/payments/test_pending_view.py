@@ -1,4 +1,4 @@
-"""The pending queue: oldest first, resolved by hand through the webhook's own service, audited."""
+"""The pending queue: oldest first, resolved by hand through the webhook's own service, confirmed, audited."""
 
 from datetime import timedelta
 
@@ -16,8 +16,8 @@ from ..operators.factories import paid_order, pending_order
 pytestmark = pytest.mark.django_db
 
 
-def resolve(client, order, outcome="PAID", note="Provider dashboard shows it captured", **headers):
-    return client.post(f"/pending/{order.pk}/resolve/", {"outcome": outcome, "note": note}, **headers)
+def resolve(client, order, outcome="PAID", note="Provider dashboard shows it captured", step="confirm", **headers):
+    return client.post(f"/pending/{order.pk}/resolve/", {"outcome": outcome, "note": note, "step": step}, **headers)
 
 
 def test_the_queue_lists_pending_orders_oldest_first_with_trust_and_amount(viewer):
@@ -112,3 +112,75 @@ def test_an_unknown_outcome_is_refused(operator):
 
     assert resolve(operator, order, outcome="REFUNDED", **htmx()).status_code == 422
     assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
+
+
+def test_the_queue_offers_outcomes_to_choose_and_a_review_button_never_a_default_outcome(operator):
+    pending_order()
+
+    html = operator.get("/pending/").content.decode()
+
+    assert html.count('type="radio" name="outcome"') == 2 and " checked" not in html
+    assert 'name="step" value="review"' in html
+    assert 'type="submit" name="outcome"' not in html  # no submit button carries an outcome
+
+
+@pytest.mark.parametrize("step", ["review", None])
+def test_review_asks_with_the_order_outcome_and_amount_and_changes_nothing(operator, step):
+    order = pending_order(amount=18_900)
+    body = {"outcome": "PAID", "note": "Ticket OPS-9"} | ({"step": step} if step else {})
+
+    response = operator.post(f"/pending/{order.pk}/resolve/", body, **htmx(target="closest tr"))
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert f"Mark order <span class=\"mono\">{str(order.pk)[:8]}</span> paid: 189.00 USD?" in html
+    assert 'name="step" value="confirm"' in html and "data-autofocus" in html
+    assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
+    assert AuditEntry.objects.count() == 0 and PaymentConfirmation.objects.count() == 0
+
+
+def test_without_javascript_the_review_is_a_page_with_the_question(operator):
+    order = pending_order(amount=2_500)
+
+    response = resolve(operator, order, outcome="FAILED", step="review")
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" in html
+    assert f"{str(order.pk)[:8]}</span> failed: 25.00 USD?" in html
+    assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
+
+
+def test_change_goes_back_to_the_form_with_what_was_typed(operator):
+    order = pending_order()
+
+    response = resolve(operator, order, outcome="FAILED", note="Card declined", step="edit", **htmx())
+
+    html = response.content.decode()
+    assert 'value="Card declined"' in html and 'value="FAILED" required checked' in html
+    assert 'name="step" value="confirm"' not in html
+    assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
+
+
+@pytest.mark.parametrize("headers", [{}, htmx(target="closest tr")])
+@pytest.mark.parametrize("outcome", [None, ""])
+def test_a_resolution_without_an_outcome_is_refused_with_a_clear_422(operator, outcome, headers):
+    order = pending_order()
+    body = {"note": "captured", "step": "confirm"} | ({"outcome": outcome} if outcome is not None else {})
+
+    response = operator.post(f"/pending/{order.pk}/resolve/", body, **headers)
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "Choose an outcome: mark paid or mark failed." in html
+    assert f'aria-describedby="outcome-{order.pk}-error"' in html and 'aria-invalid="true"' in html
+    assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
+    assert AuditEntry.objects.count() == 0
+
+
+def test_a_missing_note_is_tied_to_its_field(operator):
+    order = pending_order()
+
+    html = resolve(operator, order, note="", **htmx()).content.decode()
+
+    assert f'id="note-{order.pk}"' in html and f'aria-describedby="note-{order.pk}-error"' in html
+    assert f'<ul class="errorlist" id="note-{order.pk}-error">' in html

@@ -32,16 +32,37 @@ def form_key(html: str) -> str:
     return re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html).group(1)
 
 
-def test_the_order_page_offers_the_remaining_amount_in_major_units_and_a_fresh_key(operator):
+def test_the_order_page_offers_the_rest_on_a_button_not_in_the_field_and_a_fresh_key(operator):
     order = paid_order(amount=4_800)
     payment_services.refund_create(order_id=order.pk, amount=1_250, created_by="client-a")
 
     first = operator.get(f"/orders/{order.pk}/").content.decode()
     second = operator.get(f"/orders/{order.pk}/").content.decode()
 
-    assert 'name="amount" id="id_amount" value="35.50"' in first
+    assert 'name="amount" id="id_amount" value=""' in first  # never pre-filled: one Enter would refund it all
+    assert 'type="button" class="small secondary" data-fill-amount="35.50"' in first
+    assert "Refund the rest (35.50 USD)" in first
     assert "Up to 35.50 USD remains refundable." in first
     assert form_key(first) != form_key(second)
+
+
+def test_an_order_never_refunded_offers_to_refund_all(operator):
+    html = operator.get(f"/orders/{paid_order(amount=4_800).pk}/").content.decode()
+
+    assert "Refund all (48.00 USD)" in html and 'data-fill-amount="48.00"' in html
+
+
+@pytest.mark.parametrize(("amount", "currency", "minor"), [
+    ("1,000.00", "USD", 100_000), ("$5", "USD", 500), ("5 USD", "USD", 500), ("USD 5", "USD", 500),
+    ("¥1,800", "JPY", 1_800), ("1,800", "JPY", 1_800),
+])
+def test_the_amount_is_accepted_as_the_page_writes_it(operator, amount, currency, minor):
+    order = paid_order(amount=200_000 if currency == "USD" else 20_000, currency=currency)
+
+    response = confirm(operator, order, amount=amount)
+
+    assert response.status_code == 302
+    assert Refund.objects.get().amount == minor
 
 
 def test_review_shows_what_will_be_refunded_and_refunds_nothing(operator):
@@ -53,6 +74,7 @@ def test_review_shows_what_will_be_refunded_and_refunds_nothing(operator):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Refund 12.00 USD" in html and "36.00 USD remains refundable" in html
+    assert 'data-autofocus data-testid="confirm-refund"' in html  # focus goes to Confirm
     assert f'name="idempotency_key" value="{KEY}"' in html
     assert "<html" not in html  # the panel only: htmx swaps it in place
     assert Refund.objects.count() == 0
@@ -142,7 +164,10 @@ def test_the_confirmed_htmx_answer_is_the_order_body_with_the_new_ledger_lines(o
     ("3.5", "JPY", "JPY amounts have no decimals."),
     ("-5", "USD", "Enter an amount in USD such as 12.55."),
     ("1e3", "USD", "Enter an amount in USD such as 12.55."),
-    ("12,00", "USD", "Enter an amount in USD such as 12.55."),
+    ("12,00", "USD", "Use a comma only between thousands, as in 1,000.00; a point separates the decimals."),
+    ("1.000,00", "USD", "Use a comma only between thousands, as in 1,000.00; a point separates the decimals."),
+    ("€5", "USD", "This amount is in USD: € is another currency&#x27;s symbol."),
+    ("5 USD", "JPY", "This amount is in JPY, not USD."),
     ("0.00", "USD", "Enter an amount greater than zero."),
     ("", "USD", "This field is required."),
 ])
@@ -152,8 +177,10 @@ def test_a_bad_amount_is_shown_next_to_the_field_and_refunds_nothing(operator, a
     response = operator.post(refund_url(order), {"amount": amount, "idempotency_key": KEY, "step": "review"},
                              **htmx(target="refund-panel"))
 
+    html = response.content.decode()
     assert response.status_code == 422
-    assert message in response.content.decode()
+    assert f'<ul class="errorlist" id="id_amount_error"><li>{message}</li></ul>' in html
+    assert 'aria-describedby="id_amount_help id_amount_error" aria-invalid="true"' in html
     assert Refund.objects.count() == 0
 
 

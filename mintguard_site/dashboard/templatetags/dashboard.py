@@ -1,10 +1,13 @@
-"""Template filters and tags of the dashboard frame: ids, statuses, ages, links that keep the filters.
+"""Template filters and tags of the dashboard frame: ids, statuses, times, ages, links that keep the filters.
 
 They know no app; money is formatted by the ledger's library (`{% load money %}`).
 """
 
+from datetime import UTC
+
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -18,6 +21,25 @@ def short_id(value) -> str:
 @register.filter
 def status_class(status) -> str:
     return f"status-{str(status).lower().replace('_', '-')}"
+
+
+_TIME_FORMATS = {"date": "", "minutes": ", %H:%M UTC", "seconds": ", %H:%M:%S UTC"}
+
+
+@register.filter
+def when(value, precision: str = "minutes") -> str:
+    """A `<time>` in UTC with the zone named: "2 Dec, 06:45 UTC", the year added when it is not this one.
+
+    `precision` is "minutes", "seconds" (events that follow each other within a minute) or "date".
+    """
+    if not value:
+        return ""
+    utc = value.astimezone(UTC)
+    shown = f"{utc.day} {utc:%b}"
+    if utc.year != timezone.now().year:
+        shown += f" {utc.year}"
+    shown += utc.strftime(_TIME_FORMATS[precision])
+    return format_html('<time datetime="{}">{}</time>', utc.isoformat(timespec="seconds"), shown)
 
 
 @register.filter

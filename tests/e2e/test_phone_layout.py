@@ -1,0 +1,40 @@
+"""On a phone (390 x 844) the content starts on the first screen and the page never scrolls sideways."""
+
+import pytest
+from playwright.sync_api import expect
+
+from payments.models import Order
+
+from ..operators.factories import paid_order
+from ..role_helpers import user_with_role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": PHONE}
+
+
+def test_the_overview_a_list_and_a_detail_page_fit_a_phone_with_the_content_first(page, site):
+    # given: an order with a long description, buyer and seller (the widest rows the list has)
+    for number in range(3):
+        paid_order(amount=1_234_567, user_id=f"buyer-with-a-rather-long-name-{number}",
+                   seller_id="seller-with-a-long-name-too", description="A walnut desk, delivered and assembled")
+    site.sign_in(user_with_role("operator"))
+    order = Order.objects.order_by("created_at").first()
+
+    for path in ["/", "/orders/", f"/orders/{order.pk}/"]:
+        # when
+        page.goto(site(path))
+
+        # then: the page's heading is on the first screen, below the top bar
+        heading = page.locator("main h1")
+        expect(heading).to_be_visible()
+        box = heading.bounding_box()
+        assert box["y"] + box["height"] <= PHONE["height"] / 2, (path, box)
+        # ...and nothing widens the document beyond the screen
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], (path, widths)
