@@ -7,7 +7,8 @@ Invariants:
    (`operators/migrations/0002_roles_and_append_only_audit.py`, from when the log lived there).
 2. An entry is written in the same database transaction as the action it records (callers run
    `audit.services.audit_record` inside the action's transaction), so the log never claims an
-   action that rolled back, and no action commits without its entry.
+   action that rolled back, and no action commits without its entry. One exception: a
+   reconciliation run reads in its own snapshot transaction, so its start is recorded apart.
 
 The table keeps its first name, `operators_auditentry`: the model moved here without moving a row.
 """

@@ -2,7 +2,7 @@
 
 from .models import AuditEntry
 
-NOTE_MAX = 500
+NOTE_MAX = AuditEntry._meta.get_field("note").max_length
 
 
 def audit_record(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django import forms
 
-from .currencies import amount_check, currency_exponent
+from .currencies import MAX_AMOUNT, amount_check, currency_exponent, format_amount
 from .exceptions import InvalidAmount, UnknownCurrency
 
 _MAJOR_UNITS = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<fraction>[0-9]+))?")
@@ -41,6 +41,9 @@ def major_to_minor(text: str, currency: str) -> int:
     try:
         return amount_check(minor)
     except InvalidAmount:
+        if minor > 0:  # past MAX_AMOUNT
+            largest = format_amount(MAX_AMOUNT, currency)
+            raise forms.ValidationError(f"Enter at most {largest}.", code="too_large") from None
         raise forms.ValidationError("Enter an amount greater than zero.", code="out_of_range") from None
 
 

@@ -18,7 +18,6 @@ from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subque
 from django.db.models.functions import Coalesce
 
 from mintguard_site.api.pagination import keyset_after
-from mintguard_site.search import id_matches
 
 from .exceptions import AccountNotFound, InvalidStatementPosition, TransferNotFound
 from .models import (
@@ -47,38 +46,15 @@ def account_get(*, account_id, owner: str | None = None) -> Account:
         raise AccountNotFound(f"Account {account_id} does not exist.") from None
 
 
-def accounts_get(*, account_ids: list, owner: str | None = None) -> dict:
-    """Return {id: account} for these customer accounts in one query; AccountNotFound for the first missing."""
-    accounts = Account.objects.filter(is_system=False)
-    if owner is not None:
-        accounts = accounts.filter(owner=owner)
-    try:
-        found = {str(account.pk): account for account in accounts.filter(pk__in=account_ids)}
-    except (ValueError, TypeError, ValidationError):
-        found = {}
-    for account_id in account_ids:
-        if str(account_id) not in found:
-            raise AccountNotFound(f"Account {account_id} does not exist.")
-    return {account_id: found[str(account_id)] for account_id in account_ids}
-
-
-def accounts_page(
-    *, owner: str | None, limit: int, after: list | tuple | None = None, q: str = "", currency: str = ""
-) -> list[Account]:
+def accounts_page(*, owner: str | None, limit: int, after: list | tuple | None = None) -> list[Account]:
     """Return customer accounts with their balances newest first, after the (created_at, id) position given.
 
-    `owner` None (an operator) sees every client's accounts. `q`, the dashboard's search, matches
-    the id (full, or its first 4-8 characters), part of the name, or the owner.
+    `owner` None (an operator) sees every client's accounts. The dashboard's account list, with
+    its search and filters, is `ledger.searches.accounts_search`.
     """
     accounts = Account.objects.filter(is_system=False).with_balance().order_by("-created_at", "-id")
     if owner is not None:
         accounts = accounts.filter(owner=owner)
-    q = q.strip()
-    if q:
-        accounts, by_id = id_matches(accounts, q)
-        accounts = accounts.filter(by_id | Q(name__icontains=q) | Q(owner=q))
-    if currency:
-        accounts = accounts.filter(currency=currency)
     return list(accounts.filter(keyset_after(after))[:limit])
 
 

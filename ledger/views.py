@@ -120,7 +120,10 @@ def reconciliation_status(request):
         since = datetime.fromisoformat(request.GET.get("since", ""))
     except ValueError:
         since = None
-    if since is None or timezone.is_naive(since):
+    # A moment outside the last poll window is no run of ours (and an extreme one would overflow).
+    if since is None or timezone.is_naive(since) or not (
+        timezone.now() - RECONCILIATION_POLL_LIMIT <= since <= timezone.now() + timedelta(minutes=1)
+    ):
         return render_page(request, "ledger/reconciliation.html", _reconciliation_context(request),
                            partial="ledger/_reconciliation_panel.html")
     finished = selectors.reconciliation_run_since(since)

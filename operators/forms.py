@@ -18,8 +18,10 @@ class ApiKeyCreateForm(forms.Form):
         error_messages={"required": "Choose at least one scope: a key without one can call nothing."},
     )
 
+    NAME_TAKEN = "An API client with this name exists already."
+
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if ApiClient.objects.filter(name=name).exists():
-            raise forms.ValidationError("An API client with this name exists already.")
+            raise forms.ValidationError(self.NAME_TAKEN)
         return name

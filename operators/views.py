@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
+from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -100,9 +101,13 @@ def api_key_create(request):
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return _api_keys_page(request, form=form, status=422)
-    client, key = services.operator_api_key_create(
-        actor=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
-    )
+    try:
+        client, key = services.operator_api_key_create(
+            actor=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+        )
+    except IntegrityError:  # a twin request took the name between the form's check and the insert
+        form.add_error("name", form.NAME_TAKEN)
+        return _api_keys_page(request, form=form, status=422)
     # The key is shown once, in this response, and never stored in clear: no redirect after it.
     return _api_keys_page(request, new_key={"client": client, "key": key}, status=201)
 

@@ -17,7 +17,6 @@ from audit.selectors import audit_history
 from ledger.models import Direction, Posting
 from mintguard_site.api.pagination import keyset_after
 from mintguard_site.api.selectors import owner_names
-from mintguard_site.search import id_matches
 
 from .exceptions import OrderNotFound
 from .models import Order, OrderStatus, Payment, PaymentConfirmation, PaymentStatus, Refund, WebhookEvent
@@ -61,12 +60,11 @@ def orders_page(
     after: list | tuple | None = None,
     status: str | None = None,
     user_id: str | None = None,
-    q: str = "",
 ) -> list[Order]:
     """Return orders newest first, after the (created_at, id) position given.
 
-    `owner` None (an operator) sees every client's orders. `q`, the dashboard's search, matches the
-    order id (full, or its first 4-8 characters), or part of the buyer's or the seller's id.
+    `owner` None (an operator) sees every client's orders. The dashboard's order list, with its
+    search, filters and sorting, is `payments.searches.orders_search`.
     """
     orders = Order.objects.order_by("-created_at", "-id")
     if owner is not None:
@@ -75,10 +73,6 @@ def orders_page(
         orders = orders.filter(status=status)
     if user_id is not None:
         orders = orders.filter(user_id=user_id)
-    q = q.strip()
-    if q:
-        orders, by_id = id_matches(orders, q)
-        orders = orders.filter(by_id | Q(user_id__icontains=q) | Q(seller_id__icontains=q))
     return list(orders.filter(keyset_after(after))[:limit])
 
 

@@ -19,7 +19,7 @@ from mintguard_site.errors import DomainError
 from . import searches, selectors, services
 from .exceptions import OrderNotRefundable, RefundExceedsRemaining
 from .forms import RefundForm, ResolvePendingForm
-from .models import BuyerTrust, Order, OrderStatus
+from .models import BuyerTrust, ConfirmationResult, Order, OrderStatus
 
 
 @require_GET
@@ -161,12 +161,18 @@ def pending_resolve(request, order_id):
     if wants_partial(request):
         return render_page(request, "payments/pending_list.html", {"resolved": result, "order": result.order},
                            partial="payments/_pending_row.html")
-    messages.success(request, f"Order {str(order.pk)[:8]} is now {result.order.get_status_display()}.")
+    summary = f"Order {str(order.pk)[:8]} is now {result.order.get_status_display()}."
+    if result.result == ConfirmationResult.APPLIED:
+        messages.success(request, summary)
+    else:  # the order had moved on (expired, settled by the provider): say what happened instead
+        messages.warning(request, f"{summary} Your outcome was not applied: {result.result_label}.")
     return redirect("payments:pending")
 
 
 def _pending_row_response(request, order, *, form, review=False, status=200):
     """The order's row of the queue for htmx; without JavaScript, a page holding only that row."""
+    # The queue's own read, for the row's waiting time; an order no longer pending keeps its row.
+    order = searches.pending_search().filter(pk=order.pk).first() or order
     return render_page(request, "payments/pending_resolve.html", {
         "order": order, "form": form, "review": review, "can_resolve": True,
     }, partial="payments/_pending_row.html", status=status)

@@ -16,6 +16,7 @@ from ledger.selectors import ledger_summary
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.errors import ApiError, InvalidParameter
 from mintguard_site.api.idempotency import idempotent
+from mintguard_site.api.models import ApiClient
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.parsers import BoundedJSONParser, refuse_oversized_body
 from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, money_route, problem, read_route
@@ -255,10 +256,16 @@ class OrderRefund(APIView):
     def post(self, request, order_id):
         data = validated(s.RefundRequestSerializer, request.data)
         order = selectors.order_get(order_id=order_id, owner=visible_owner(request))
-        refund, _ = services.refund_create(
-            order_id=order.pk, amount=data.get("amount"), reason=data["reason"], created_by=request_owner(request),
-            idempotency_key=request.idempotency_key,
-        )
+        if isinstance(request.user, ApiClient):
+            refund, _ = services.refund_create(
+                order_id=order.pk, amount=data.get("amount"), reason=data["reason"],
+                created_by=request_owner(request), idempotency_key=request.idempotency_key,
+            )
+        else:  # an operator in the browsable API: the same audited action as the dashboard's
+            refund = services.operator_refund(
+                actor=request.user, order_id=order.pk, amount=data.get("amount"), reason=data["reason"],
+                idempotency_key=request.idempotency_key,
+            ).refund
         return Response({"refund": refund_body(refund), "order": order_body(refund.order)}, status=201)
 
 

@@ -59,6 +59,7 @@ def test_amounts_are_accepted_as_the_dashboard_prints_them(text, currency, minor
     ("-$5", "USD", "Enter an amount in USD such as 12.55."),
     ("USD", "USD", "Enter an amount in USD such as 12.55."),
     ("$0", "USD", "Enter an amount greater than zero."),
+    ("10,000,000,000,000.01", "USD", "Enter at most 10,000,000,000,000.00 USD."),
     ("١٢ USD", "USD", "Enter an amount in USD such as 12.55."),
 ])
 def test_anything_ambiguous_or_in_another_currency_is_refused_with_a_precise_message(text, currency, message):

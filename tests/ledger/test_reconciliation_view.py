@@ -107,3 +107,11 @@ def test_a_click_while_a_run_is_under_way_waits_for_that_run(operator):
     assert earlier.isoformat().replace("+", "%2B").replace(":", "%3A") in response.content.decode()
     assert ReconciliationRun.objects.count() == 0
     assert AuditEntry.objects.count() == 0  # this click started nothing
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2000-01-01T00:00:00+00:00"])
+def test_a_poll_for_a_moment_outside_the_poll_window_shows_the_panel_instead_of_failing(viewer, since):
+    response = viewer.get("/reconciliation/status/", {"since": since}, **htmx())
+
+    assert response.status_code == 200
+    assert b"since=" not in response.content  # no further polling

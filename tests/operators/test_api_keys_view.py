@@ -34,6 +34,19 @@ def test_a_duplicate_name_is_refused_inline(admin_role):
     assert AuditEntry.objects.count() == 0
 
 
+def test_a_twin_that_takes_the_name_after_the_form_checked_it_gets_422_not_500(admin_role, monkeypatch):
+    """The database's unique name decides a race the form's check cannot see."""
+    from operators.forms import ApiKeyCreateForm
+
+    api_client_create(name="checkout-service")
+    monkeypatch.setattr(ApiKeyCreateForm, "clean_name", lambda form: form.cleaned_data["name"])
+
+    response = admin_role.post("/api-keys/new/", {"name": "checkout-service", "scopes": ["payments"]}, **htmx())
+
+    assert response.status_code == 422 and b"exists already" in response.content
+    assert AuditEntry.objects.count() == 0
+
+
 @pytest.mark.parametrize("step", [None, "review"])
 def test_revoke_first_asks_which_key_stops_working_and_revokes_nothing(admin_role, step):
     client, _ = api_client_create(name="old-service")

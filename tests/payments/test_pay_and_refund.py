@@ -2,6 +2,7 @@
 
 import pytest
 
+from audit.models import AuditAction, AuditEntry
 from ledger.models import Posting, Transaction
 from payments.models import Order, Payment, PaymentStatus, Refund, SimulatedCharge
 
@@ -267,12 +268,17 @@ def test_an_operator_can_refund_any_clients_order_through_the_api(api, client, o
     operator = APIClient(enforce_csrf_checks=False)
     operator.force_login(staff)
 
-    response = refund(operator, order["id"], amount=200, reason="Goodwill")
+    response = refund(operator, order["id"], amount=200, reason="Goodwill", key="goodwill-1")
 
     assert response.status_code == 201, response.content
     assert Refund.objects.get().created_by == f"operator:{staff.pk}"
     (txn,) = refund_transactions(order["id"])
     assert txn.owner == api.api_client.owner  # the order's ledger stays with its client
+    # The same audited action as the dashboard's, once, even if the request is resent.
+    assert refund(operator, order["id"], amount=200, reason="Goodwill", key="goodwill-1").status_code == 201
+    (entry,) = AuditEntry.objects.all()
+    assert (entry.action, entry.actor, entry.after["amount"], entry.note) == (
+        AuditAction.REFUND_CREATED, staff, 200, "Goodwill")
 
 
 def test_a_viewer_cannot_refund_through_the_browsable_api(api, operator_user):

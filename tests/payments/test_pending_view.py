@@ -135,6 +135,7 @@ def test_review_asks_with_the_order_outcome_and_amount_and_changes_nothing(opera
     assert response.status_code == 200 and "<html" not in html
     assert f"Mark order <span class=\"mono\">{str(order.pk)[:8]}</span> paid: 189.00 USD?" in html
     assert 'name="step" value="confirm"' in html and "data-autofocus" in html
+    assert "<strong>" in html.split("</td>")[0] and "since" in html.split("</td>")[0]  # how long it waits
     assert Order.objects.get(pk=order.pk).status == "PENDING_PAYMENT"
     assert AuditEntry.objects.count() == 0 and PaymentConfirmation.objects.count() == 0
 
