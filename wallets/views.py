@@ -29,10 +29,13 @@ def wallet_lookup(request):
                 raise WalletNotFound("No wallet has a user id with invisible characters.")
             balances = wallet_balances(user_id=normalised, owner=None)
         except WalletNotFound:
+            # No exact match: the box searches, listing the wallets whose user id contains it.
             context["not_found"] = True
+            filters["q"] = normalised or ""
         else:
             context["balances"] = balances
             context["movements"] = wallet_movements(account_ids=[a.id for a in balances.accounts])
-    else:  # no user asked for: every wallet, newest first unless sorted or filtered otherwise
-        context |= list_page(request, wallets_search(**filters), filters)
+            return render_page(request, "wallets/lookup.html", context, partial="wallets/_lookup_results.html")
+    # Every wallet (or those matching the box), newest first unless sorted or filtered otherwise.
+    context |= list_page(request, wallets_search(**filters), filters)
     return render_page(request, "wallets/lookup.html", context, partial="wallets/_lookup_results.html")

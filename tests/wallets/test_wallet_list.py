@@ -61,3 +61,15 @@ def test_the_list_costs_the_same_with_fifty_wallets_as_with_one(viewer, django_a
 
     with django_assert_max_num_queries(one):
         assert viewer.get("/wallets/").content.decode().count('<a href="?user_id=') == 50
+
+
+def test_the_box_looks_a_user_up_exactly_or_else_lists_the_wallets_whose_user_id_contains_it(viewer):
+    wallets_in_bulk(3)  # user-USD-0, user-USD-1, user-USD-2
+
+    exact = viewer.get("/wallets/?user_id=user-USD-1").content.decode()
+    partial = viewer.get("/wallets/?user_id=USD-1").content.decode()
+    none = viewer.get("/wallets/?user_id=nobody").content.decode()
+
+    assert 'data-testid="wallet-balances"' in exact
+    assert "No wallet for exactly" in partial and result_count(partial) == "1-1 of 1" and "user-USD-1" in partial
+    assert "nor any whose user id contains it" in none
