@@ -184,8 +184,7 @@ def refund_list(request):
     filters = list_state(request, choices={"source": ("operator", "api"), "acknowledged": ("yes", "no")},
                          texts=("currency",))
     context = list_page(request, searches.refunds_search(**filters), filters)
-    context |= {
-        "currencies": searches.order_currencies(),
-        "names": owner_names(r.created_by for r in context["page_obj"]),
-    }
+    context["names"] = owner_names(r.created_by for r in context["page_obj"])
+    if not wants_partial(request):  # the filter form is not part of a partial
+        context["currencies"] = searches.order_currencies()
     return render_page(request, "payments/refund_list.html", context, partial="payments/_refund_results.html")

@@ -31,6 +31,7 @@ def test_a_duplicate_name_is_refused_inline(admin_role):
     response = admin_role.post("/api-keys/new/", {"name": "checkout-service", "scopes": ["payments"]}, **htmx())
 
     assert response.status_code == 422 and b"exists already" in response.content
+    assert b'aria-invalid="true" aria-describedby="id_name_error"' in response.content  # tied to its field
     assert AuditEntry.objects.count() == 0
 
 
