@@ -77,7 +77,8 @@ def test_a_refund_done_with_the_keyboard_alone_reaches_confirm_within_3_tabs_of_
     assert focused_testid(page) == "review-refund"
     page.keyboard.press("Enter")
     expect(page.locator(".confirm-box")).to_contain_text("Refund 36.00 USD")
-    page.wait_for_function("!document.querySelector('.htmx-settling, .htmx-request')")
+    # Wait for htmx to settle with a locator: wait_for_function polls with eval, which the CSP refuses.
+    expect(page.locator(".htmx-settling, .htmx-request")).to_have_count(0)
 
     # then: Confirm is at most 3 Tabs away (focus lands on it)
     tabs = 0
