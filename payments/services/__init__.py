@@ -16,7 +16,6 @@ what they did, so callers need not read it again.
 from .confirmations import OperatorResolveResult, operator_resolve_pending, payment_outcome_apply
 from .expiry import ExpiryReport, pending_payments_expire
 from .orders import order_create
-from .outcomes import payment_legs, payment_mark_succeeded
 from .pay import (
     PayResult,
     checkout_begin,
@@ -24,16 +23,8 @@ from .pay import (
     order_pay,
     payment_attempt_begin,
     payment_attempt_finish,
-    payment_provider_charge,
 )
-from .refunds import (
-    OperatorRefundResult,
-    operator_refund,
-    refund_create,
-    refund_dispatch,
-    refund_eligibility,
-    refund_legs,
-)
+from .refunds import OperatorRefundResult, operator_refund, refund_create, refund_eligibility
 from .webhooks import (
     WebhookReceipt,
     provider_webhook_authenticate,
@@ -45,8 +36,7 @@ from .webhooks import (
 __all__ = [
     "ExpiryReport", "OperatorRefundResult", "OperatorResolveResult", "PayResult", "WebhookReceipt",
     "checkout_begin", "checkout_create", "operator_refund", "operator_resolve_pending", "order_create", "order_pay",
-    "payment_attempt_begin", "payment_attempt_finish", "payment_legs", "payment_mark_succeeded",
-    "payment_outcome_apply", "payment_provider_charge", "pending_payments_expire", "provider_webhook_authenticate",
-    "provider_webhook_receive", "provider_webhook_refuse", "provider_webhook_reject", "refund_create",
-    "refund_dispatch", "refund_eligibility", "refund_legs",
+    "payment_attempt_begin", "payment_attempt_finish", "payment_outcome_apply", "pending_payments_expire",
+    "provider_webhook_authenticate", "provider_webhook_receive", "provider_webhook_refuse", "provider_webhook_reject",
+    "refund_create", "refund_eligibility",
 ]

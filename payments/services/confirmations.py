@@ -29,8 +29,8 @@ from ..models import (
 )
 from ..policies import CONFIRMABLE_FAILURES, PENDING_EXPIRED
 from ..transitions import PAID_STATUSES
+from .orders import order_audit_state
 from .outcomes import payment_mark_failed, payment_mark_succeeded
-from .refunds import order_audit_state
 
 logger = logging.getLogger(__name__)
 

@@ -39,3 +39,8 @@ def order_create(
         created_at=now,
         updated_at=now,
     )
+
+
+def order_audit_state(order: Order) -> dict:
+    """What the audit log keeps of an order before and after an operator acts on it."""
+    return {"status": order.status, "refunded_amount": order.refunded_amount, "currency": order.currency}

@@ -24,6 +24,7 @@ from ..exceptions import OrderNotRefundable, RefundExceedsRemaining, RefundKeyCo
 from ..models import Order, Payment, PaymentStatus, Refund
 from ..providers import RefundOutcome, get_provider
 from ..transitions import REFUNDABLE_STATUSES, order_transition, status_after_refunds
+from .orders import order_audit_state
 
 logger = logging.getLogger(__name__)
 
@@ -159,11 +160,6 @@ def refund_dispatch(*, refund_id: UUID) -> Refund:
 
 
 # --- by an operator ----------------------------------------------------------------------
-
-
-def order_audit_state(order: Order) -> dict:
-    """What the audit log keeps of an order before and after an operator acts on it."""
-    return {"status": order.status, "refunded_amount": order.refunded_amount, "currency": order.currency}
 
 
 @dataclass(frozen=True)
