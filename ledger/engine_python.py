@@ -32,17 +32,18 @@ def post(request: PostingRequest, *, db: str) -> list[tuple[Transaction, bool]]:
     _refuse_accounts(request, addressed)
     accounts, buckets, system_currencies = _resolve(request, addressed)
     balances = locks.buckets_for_update(buckets)
+    held = locks.active_held(balances)
     missing = {system_currencies[account_id] for account_id in buckets if account_id not in balances}
     if missing:
         raise SystemAccountsMissing(missing)
     _check_balanced(request, accounts, balances)
-    posted_before = _posted_before(request, accounts, balances, db)
+    posted_before = _posted_before(request, accounts, balances, held, db)
     if posted_before is not None:
         return posted_before
 
     now = timezone.now()
     transaction_ids = [uuid.uuid4() for _ in request.entries]
-    legs = _apply(request, accounts, balances, transaction_ids, now)
+    legs = _apply(request, accounts, balances, held, transaction_ids, now)
     posted = transactions_from_legs(request, legs, db=db)
     try:
         Transaction.objects.bulk_create([txn for txn, _ in posted])
@@ -115,7 +116,7 @@ def _legs_by_entry(request: PostingRequest, accounts: list[UUID]) -> dict[int, l
     return legs
 
 
-def _posted_before(request, accounts, balances, db) -> list[tuple[Transaction, bool]] | None:
+def _posted_before(request, accounts, balances, held, db) -> list[tuple[Transaction, bool]] | None:
     """The transactions already posted under these references, or None if none was.
 
     Checked under the balance locks: a concurrent twin on the same accounts has committed.
@@ -135,13 +136,16 @@ def _posted_before(request, accounts, balances, db) -> list[tuple[Transaction, b
             wanted[number]
         ):
             raise refusal_error("reference_conflict", {"reference": reference}, request)
-    legs = [_replayed_leg(number, found[reference], posting, balances)
+    legs = [_replayed_leg(number, found[reference], posting, balances, held)
             for number, reference in enumerate(references) for posting in stored[found[reference].id]]
     return transactions_from_legs(request, legs, db=db)
 
 
-def _apply(request, accounts, balances, transaction_ids, now) -> list[PostedLeg]:
-    """Move each balance leg by leg, in order, refusing an overdraft or a balance past the limit."""
+def _apply(request, accounts, balances, held, transaction_ids, now) -> list[PostedLeg]:
+    """Move each balance leg by leg, in order, refusing an overdraft or a balance past the limit.
+
+    An overdraft is a customer balance below what its active holds reserve (`held`).
+    """
     opening = {account_id: row.balance for account_id, row in balances.items()}
     requested: dict[UUID, int] = defaultdict(int)
     moves = []
@@ -154,8 +158,9 @@ def _apply(request, accounts, balances, transaction_ids, now) -> list[PostedLeg]
         requested[account_id] += max(-change, 0)
         row.balance += change
         row.last_entry_number += 1
-        if row.balance < 0 and not row.allow_negative:
-            detail = {"account_id": account_id, "currency": account.currency, "available": opening[account_id],
+        if row.balance - held[account_id] < 0 and not row.allow_negative:
+            detail = {"account_id": account_id, "currency": account.currency,
+                      "available": opening[account_id] - held[account_id],
                       "requested": requested[account_id]}
             raise refusal_error("insufficient_funds", detail, request)
         if abs(row.balance) > BALANCE_LIMIT:
@@ -167,12 +172,21 @@ def _apply(request, accounts, balances, transaction_ids, now) -> list[PostedLeg]
                   entries[entry].metadata or {}, None, account.id, direction, amount, account.currency, bucket,
                   entry_number, balance_after, account.owner, account.name, account.kind, account.is_system,
                   account.allow_negative, account.managed_by, account.created_at,
-                  None if account.is_system else balances[account.id].balance)
+                  *_balance_and_available(account, balances, held))
         for entry, account, direction, amount, bucket, entry_number, balance_after in moves
     ]
 
 
-def _replayed_leg(entry: int, txn: Transaction, posting: Posting, balances: dict[UUID, BalanceBucket]) -> PostedLeg:
+def _balance_and_available(account: Account, balances: dict[UUID, BalanceBucket], held: dict[UUID, int]):
+    """A customer account's balance now and what its active holds leave of it; None for a system account."""
+    if account.is_system:
+        return None, None
+    balance = balances[account.id].balance
+    return balance, balance - held[account.id]
+
+
+def _replayed_leg(entry: int, txn: Transaction, posting: Posting, balances: dict[UUID, BalanceBucket],
+                  held: dict[UUID, int]) -> PostedLeg:
     """A leg of a transaction posted before, its customer account's balance as it stands now."""
     account = posting.account
     return PostedLeg(
@@ -180,5 +194,5 @@ def _replayed_leg(entry: int, txn: Transaction, posting: Posting, balances: dict
         account.id, posting.direction, posting.amount, posting.currency, posting.bucket, posting.entry_number,
         posting.balance_after, account.owner, account.name, account.kind, account.is_system,
         account.allow_negative, account.managed_by, account.created_at,
-        None if account.is_system else balances[account.id].balance,
+        *_balance_and_available(account, balances, held),
     )

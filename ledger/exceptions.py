@@ -85,3 +85,28 @@ class ManagedAccount(LedgerError):
     code = "wallet_account"
     title = "Account managed by its wallet"
     category = "conflict"
+
+
+class HoldNotFound(LedgerError):
+    code = "hold_not_found"
+    title = "Hold not found"
+    category = "not_found"
+
+
+class HoldNotActive(LedgerError):
+    """Captured or voided already: a hold ends once."""
+
+    code = "hold_not_active"
+    title = "Hold is not active"
+    category = "conflict"
+
+
+class HoldExpired(HoldNotActive):
+    code = "hold_expired"
+    title = "Hold expired"
+
+
+class CaptureExceedsHold(LedgerError):
+    code = "capture_exceeds_hold"
+    title = "Capture exceeds the held amount"
+    category = "conflict"

@@ -29,6 +29,13 @@ checks through the ORM, and a differential test keeps the two identical:
 8. An account opened by another app for its own purposes (a wallet's account) says so in
    `managed_by`; the generic deposit, withdrawal and transfer services refuse to move it, so its
    money moves only through that app.
+9. A hold reserves money on a customer account without moving it. A customer's `available` is its
+   balance minus its active holds (status HELD and `expires_at` still ahead: a hold reserves
+   nothing from the instant it expires, whoever tidies its status later), and no debit or new hold
+   takes `available` below 0. The bucket's `held` is the sum of its account's HELD holds, kept
+   under the bucket's lock by the hold services; both engines read it under the same lock and, when
+   it is not 0, sum the active holds by the (source account, expires_at) index. A captured hold has
+   exactly one transaction, of `captured_amount`: reference `hold:<id>` in the system namespace.
 """
 
 import uuid
@@ -87,8 +94,9 @@ def bucket_sum(account_ref: str = "pk", field: str = "balance") -> Coalesce:
 
 class AccountQuerySet(models.QuerySet):
     def with_balance(self) -> "AccountQuerySet":
-        """Annotate `balance` and `entry_count` (postings so far), summed over each account's buckets."""
-        return self.annotate(balance=bucket_sum(), entry_count=bucket_sum(field="last_entry_number"))
+        """Annotate `balance`, `available` (balance less active holds) and `entry_count` (postings so far)."""
+        return self.annotate(balance=bucket_sum(), entry_count=bucket_sum(field="last_entry_number"),
+                             available=bucket_sum() - active_held_sum())
 
 
 class Account(models.Model):
@@ -134,6 +142,12 @@ class Account(models.Model):
     def entry_count(self) -> int:
         return self.balance_buckets.aggregate(total=Sum("last_entry_number"))["total"] or 0
 
+    @cached_property
+    def available(self) -> int:
+        """The balance less what active holds reserve: what a debit or a new hold may take."""
+        active = Hold.objects.active().filter(source_account=self).aggregate(total=Sum("amount"))["total"] or 0
+        return self.balance - active
+
 
 class BalanceBucket(models.Model):
     """A share of an account's balance: locked FOR UPDATE and rewritten by every posting to it.
@@ -152,6 +166,8 @@ class BalanceBucket(models.Model):
     last_entry_number = models.BigIntegerField(default=0)
     # Copied from the account so the database itself can refuse a negative customer balance.
     allow_negative = models.BooleanField(default=False)
+    # The sum of the account's HELD holds (invariant 9): 0 lets a posting skip looking at holds.
+    held = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -166,6 +182,7 @@ class BalanceBucket(models.Model):
                 name="ledger_balance_within_limit",
             ),
             models.CheckConstraint(condition=Q(last_entry_number__gte=0), name="ledger_balance_entry_number"),
+            models.CheckConstraint(condition=Q(held__gte=0) & Q(held__lte=BALANCE_LIMIT), name="ledger_balance_held"),
         ]
 
     def __str__(self) -> str:
@@ -242,6 +259,85 @@ def normal_balance(*, debit_normal: bool, debits: int, credits: int) -> int:
     """Return the balance, on the account's normal side, that these debit and credit totals make."""
     return debits - credits if debit_normal else credits - debits
 
+
+class HoldStatus(models.TextChoices):
+    HELD = "HELD", "Held"
+    CAPTURED = "CAPTURED", "Captured"
+    VOIDED = "VOIDED", "Voided"
+    EXPIRED = "EXPIRED", "Expired"
+
+
+class HoldQuerySet(models.QuerySet):
+    def active(self, now=None) -> "HoldQuerySet":
+        """Holds that reserve money now: HELD, and not yet past `expires_at`."""
+        return self.filter(status=HoldStatus.HELD, expires_at__gt=now or timezone.now())
+
+
+def active_held_sum(account_ref: str = "pk") -> Coalesce:
+    """An expression for what an account's active holds reserve (0 without any)."""
+    holds = (Hold.objects.active().filter(source_account=OuterRef(account_ref)).order_by()
+             .values("source_account"))
+    total = Subquery(holds.annotate(total=Sum("amount")).values("total"), output_field=models.BigIntegerField())
+    return Coalesce(total, Value(0), output_field=models.BigIntegerField())
+
+
+class Hold(models.Model):
+    """Money reserved on a customer account for a later transfer to `destination_account` (invariant 9).
+
+    A hold ends once: CAPTURED (one transfer of `captured_amount`, the rest released), VOIDED, or
+    EXPIRED. A HELD hold past `expires_at` already reserves nothing; the expiry job only records it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=64, blank=True, default=SYSTEM_OWNER)
+    source_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds", db_index=False)
+    destination_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    captured_amount = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=12)
+    status = models.CharField(max_length=8, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    description = models.CharField(max_length=500, blank=True, default="")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = HoldQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0) & Q(amount__lte=BALANCE_LIMIT),
+                                   name="ledger_hold_amount_positive"),
+            models.CheckConstraint(condition=Q(captured_amount__gte=0) & Q(captured_amount__lte=models.F("amount")),
+                                   name="ledger_hold_captured_within_amount"),
+            models.CheckConstraint(condition=Q(status__in=HoldStatus.values), name="ledger_hold_status_valid"),
+            models.CheckConstraint(condition=~Q(source_account=models.F("destination_account")),
+                                   name="ledger_hold_not_to_itself"),
+            # Only a captured hold has moved money, and then some.
+            models.CheckConstraint(
+                condition=Q(status=HoldStatus.CAPTURED, captured_amount__gt=0)
+                | (~Q(status=HoldStatus.CAPTURED) & Q(captured_amount=0)),
+                name="ledger_hold_capture_recorded",
+            ),
+            models.CheckConstraint(condition=Q(status=HoldStatus.HELD) | Q(finished_at__isnull=False),
+                                   name="ledger_hold_finished_at"),
+        ]
+        indexes = [
+            # What reserves money on an account, and what the expiry job visits: HELD holds by expiry.
+            models.Index(fields=["source_account", "expires_at"], condition=Q(status=HoldStatus.HELD),
+                         name="ledger_hold_held_by_account"),
+            models.Index(fields=["expires_at"], condition=Q(status=HoldStatus.HELD), name="ledger_hold_held_by_expiry"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="ledger_hold_owner_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.amount} {self.currency} ({self.current_status})"
+
+    @property
+    def current_status(self) -> str:
+        """The status as of now: a HELD hold past `expires_at` is EXPIRED, visited or not."""
+        if self.status == HoldStatus.HELD and self.expires_at <= timezone.now():
+            return HoldStatus.EXPIRED
+        return self.status
 
 
 class ReconciliationRun(models.Model):

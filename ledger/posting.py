@@ -161,6 +161,7 @@ class PostedLeg(NamedTuple):
     account_managed_by: str
     account_created_at: datetime
     account_balance: int | None  # a customer account's balance after the call
+    account_available: int | None  # and what its active holds leave of it
 
 
 class SystemAccountsMissing(Exception):  # noqa: N818 - a signal to the caller, not an error
@@ -195,14 +196,16 @@ def refusal_error(code: str, detail: dict, request: PostingRequest) -> LedgerErr
     if code == "reference_conflict":
         return ReferenceConflict(f"Reference {detail['reference']!r} was already used for a different transaction.")
     if code == "insufficient_funds":
-        account_id, available, requested = detail["account_id"], detail["available"], detail["requested"]
-        return InsufficientFunds(
-            f"Account {account_id} has {available} {detail['currency']} available, {requested} requested.",
-            account_id=str(account_id), available=available, requested=requested,
-        )
+        return insufficient_funds(detail["account_id"], detail["currency"], detail["available"], detail["requested"])
     if code == "balance_limit_exceeded":
         return BalanceLimitExceeded(f"Account {detail['account_id']} would pass the balance limit of {BALANCE_LIMIT}.")
     raise ValueError(f"unknown refusal {code!r}")
+
+
+def insufficient_funds(account_id, currency: str, available: int, requested: int) -> InsufficientFunds:
+    """The refusal of a debit or a hold beyond the account's available balance."""
+    return InsufficientFunds(f"Account {account_id} has {available} {currency} available, {requested} requested.",
+                             account_id=str(account_id), available=available, requested=requested)
 
 
 def concurrent_reference_conflict() -> ReferenceConflict:
@@ -253,6 +256,7 @@ def _account_of(leg: PostedLeg, db: str) -> Account:
                       created_at=leg.account_created_at)
     if leg.account_balance is not None:
         account.__dict__["balance"] = leg.account_balance  # the cached_property's slot
+        account.__dict__["available"] = leg.account_available
     _saved(account, db)
     return account
 

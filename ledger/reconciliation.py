@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import selectors
-from .models import ReconciliationRun
+from .models import Account, BalanceBucket, Direction, Hold, HoldStatus, Posting, ReconciliationRun, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ ENTRY_NUMBERS_GAPLESS = "entry_numbers_gapless"
 BUCKET_EXISTS = "posting_bucket_exists"
 CUSTOMER_NOT_NEGATIVE = "customer_balance_not_negative"
 DEBITS_EQUAL_CREDITS = "debits_equal_credits"
+HELD_MATCHES_HOLDS = "held_matches_holds"
+AVAILABLE_NOT_NEGATIVE = "customer_available_not_negative"
+HOLD_CAPTURED_ONCE = "hold_captured_once"
 CHECK_FAILED = "check_failed"
 
 
@@ -157,9 +163,84 @@ def check_currency_totals() -> Iterator[Drift]:
             )
 
 
+def _held_drifts() -> Iterator:
+    """Buckets whose `held` is not the sum of their account's HELD holds."""
+    held_holds = (Hold.objects.filter(source_account=OuterRef("account_id"), status=HoldStatus.HELD).order_by()
+                  .values("source_account").annotate(total=Sum("amount")).values("total"))
+    rows = (BalanceBucket.objects.annotate(holds_total=Coalesce(Subquery(held_holds), Value(0),
+                                                                output_field=BigIntegerField()))
+            .exclude(held=F("holds_total")).values_list("account_id", "held", "holds_total"))
+    for account_id, held, holds_total in rows.iterator(chunk_size=1000):
+        yield _HeldDrift(account_id, held, holds_total)
+
+
+@dataclass(frozen=True)
+class _HeldDrift:
+    account_id: UUID
+    held: int
+    holds_total: int
+
+
+def _accounts_below_available() -> Iterator[Account]:
+    """Customer accounts whose active holds reserve more than their balance."""
+    return Account.objects.filter(is_system=False).with_balance().filter(available__lt=0).iterator(chunk_size=1000)
+
+
+def _hold_capture_drifts(chunk: int = 1000) -> Iterator[tuple[str, str, object, object]]:
+    """Each captured hold has exactly one transaction (`hold:<id>`) moving `captured_amount` from its source to
+    its destination, and no other hold moved money. Streams both sides in chunks."""
+    captures = (Transaction.objects.filter(namespace="system", reference__startswith="hold:").order_by("id")
+                .values_list("id", "reference", "owner"))
+    seen = 0
+    batch = []
+    for row in captures.iterator(chunk_size=chunk):
+        batch.append(row)
+        if len(batch) == chunk:
+            seen += len(batch)
+            yield from _capture_batch_drifts(batch)
+            batch = []
+    seen += len(batch)
+    yield from _capture_batch_drifts(batch)
+    captured = Hold.objects.filter(status=HoldStatus.CAPTURED).count()
+    if captured != seen:
+        yield "(all)", "captured holds and capture transactions differ in number", captured, seen
+
+
+def _capture_batch_drifts(batch: list) -> Iterator[tuple[str, str, object, object]]:
+    holds = Hold.objects.in_bulk([UUID(reference.removeprefix("hold:")) for _, reference, _ in batch])
+    legs: dict[UUID, list] = {}
+    for posting in Posting.objects.filter(transaction_id__in=[txn_id for txn_id, _, _ in batch]):
+        legs.setdefault(posting.transaction_id, []).append((posting.account_id, posting.direction, posting.amount))
+    for txn_id, reference, owner in batch:
+        hold = holds.get(UUID(reference.removeprefix("hold:")))
+        if hold is None or hold.status != HoldStatus.CAPTURED or hold.owner != owner:
+            yield reference[5:], f"transaction {txn_id} moved money for a hold that is not captured", \
+                HoldStatus.CAPTURED, hold.status if hold else None
+            continue
+        wanted = sorted([(hold.source_account_id, Direction.DEBIT, hold.captured_amount),
+                         (hold.destination_account_id, Direction.CREDIT, hold.captured_amount)])
+        if sorted(legs.get(txn_id, [])) != wanted:
+            yield str(hold.id), f"transaction {txn_id} does not move exactly the captured amount", \
+                hold.captured_amount, legs.get(txn_id)
+
+
+def check_holds() -> Iterator[Drift]:
+    """Holds agree with the balances they reserve on, and each moved money only by its capture."""
+    for row in _held_drifts():
+        yield Drift(HELD_MATCHES_HOLDS, f"Account {row.account_id}: held {row.held}, its HELD holds sum to "
+                    f"{row.holds_total}.", account_id=str(row.account_id), expected=row.holds_total, actual=row.held)
+    for account in _accounts_below_available():
+        yield Drift(AVAILABLE_NOT_NEGATIVE, f"Account {account.id}: available is {account.available}, below zero.",
+                    account_id=str(account.id), currency=account.currency, expected=">= 0", actual=account.available)
+    for hold_id, problem, expected, actual in _hold_capture_drifts():
+        yield Drift(HOLD_CAPTURED_ONCE, f"Hold {hold_id}: {problem}.", transaction_id=None, expected=expected,
+                    actual=actual)
+
+
 register_check("ledger.transactions", check_transactions)
 register_check("ledger.accounts", check_balances)
 register_check("ledger.currency_totals", check_currency_totals)
+register_check("ledger.holds", check_holds)
 
 
 # --- running them ----------------------------------------------------------------------------

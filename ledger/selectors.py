@@ -16,15 +16,18 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from mintguard_site.api.pagination import keyset_after
 
-from .exceptions import AccountNotFound, InvalidStatementPosition, TransferNotFound
+from .exceptions import AccountNotFound, HoldNotFound, InvalidStatementPosition, TransferNotFound
 from .models import (
     DEBIT_NORMAL_KINDS,
     Account,
     BalanceBucket,
     Direction,
+    Hold,
+    HoldStatus,
     Posting,
     ReconciliationRun,
     Transaction,
@@ -67,6 +70,37 @@ def transfer_get(*, transfer_id, owner: str | None = None) -> Transaction:
         return transfers.get(pk=transfer_id)
     except (Transaction.DoesNotExist, ValueError, TypeError, ValidationError):
         raise TransferNotFound(f"Transfer {transfer_id} does not exist.") from None
+
+
+def hold_get(*, hold_id, owner: str | None = None) -> Hold:
+    """Return a hold, or raise HoldNotFound (also for another owner's)."""
+    holds = Hold.objects.all() if owner is None else Hold.objects.filter(owner=owner)
+    try:
+        return holds.get(pk=hold_id)
+    except (Hold.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise HoldNotFound(f"Hold {hold_id} does not exist.") from None
+
+
+def holds_with_status(holds, status: str):
+    """Filter holds by their status as of now: a HELD hold past `expires_at` counts as EXPIRED."""
+    if status == HoldStatus.HELD:
+        return holds.active()
+    if status == HoldStatus.EXPIRED:
+        return holds.filter(Q(status=HoldStatus.EXPIRED) | Q(status=HoldStatus.HELD, expires_at__lte=timezone.now()))
+    return holds.filter(status=status)
+
+
+def holds_page(*, owner: str | None, limit: int, after=None, status: str | None = None,
+               account_id: UUID | None = None) -> list[Hold]:
+    """Return holds newest first after the (created_at, id) position, optionally by status and account (either side)."""
+    holds = Hold.objects.order_by("-created_at", "-id")
+    if owner is not None:
+        holds = holds.filter(owner=owner)
+    if status:
+        holds = holds_with_status(holds, status)
+    if account_id is not None:
+        holds = holds.filter(Q(source_account_id=account_id) | Q(destination_account_id=account_id))
+    return list(holds.filter(keyset_after(after))[:limit])
 
 
 def statement_page(
@@ -342,3 +376,4 @@ def reconciliation_runs(*, limit: int = 15) -> list[ReconciliationRun]:
 def reconciliation_run_since(moment: datetime) -> ReconciliationRun | None:
     """Return the first run that started at `moment` or after it (the one a page started), if stored yet."""
     return ReconciliationRun.objects.filter(started_at__gte=moment).order_by("started_at", "id").first()
+

@@ -3,7 +3,16 @@
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from mintguard_site.api.serializers import AmountField, CurrencyField, NameField, StrictSerializer, TextField
+from ledger.models import HoldStatus
+from ledger.services import HOLD_TTL_DEFAULT, HOLD_TTL_MAX
+from mintguard_site.api.serializers import (
+    AmountField,
+    CurrencyField,
+    NameField,
+    StrictIntegerField,
+    StrictSerializer,
+    TextField,
+)
 
 
 class AccountCreateSerializer(StrictSerializer):
@@ -16,6 +25,7 @@ class AccountSerializer(serializers.Serializer):
     owner_name = serializers.CharField(source="name")
     currency = serializers.CharField()
     balance = serializers.IntegerField()
+    available = serializers.IntegerField(help_text="The balance less what active holds reserve.")
     created_at = serializers.DateTimeField()
 
 
@@ -115,3 +125,51 @@ TRANSFER_BATCH_EXAMPLE = OpenApiExample(
          "destination_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10", "amount": 300, "description": "Change"},
     ]},
 )
+
+
+class HoldCreateSerializer(StrictSerializer):
+    source_account_id = serializers.UUIDField()
+    destination_account_id = serializers.UUIDField()
+    amount = AmountField()
+    expires_in = StrictIntegerField(
+        required=False, default=HOLD_TTL_DEFAULT, min_value=1, max_value=HOLD_TTL_MAX,
+        help_text=f"Seconds until the hold expires and reserves nothing: 1..{HOLD_TTL_MAX} "
+                  f"(default {HOLD_TTL_DEFAULT}).",
+    )
+    description = TextField()
+
+
+class HoldCaptureSerializer(StrictSerializer):
+    amount = AmountField(required=False, help_text="Default: the whole hold. Any remainder is released.")
+
+
+class HoldVoidSerializer(StrictSerializer):
+    """No fields: a void releases the whole hold."""
+
+
+class HoldSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_account_id = serializers.UUIDField()
+    destination_account_id = serializers.UUIDField()
+    amount = serializers.IntegerField()
+    captured_amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=HoldStatus.values, source="current_status",
+                                     help_text="EXPIRED as soon as expires_at passes.")
+    description = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+class HoldListSerializer(serializers.Serializer):
+    results = HoldSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class HoldCaptureResultSerializer(serializers.Serializer):
+    hold = HoldSerializer()
+    transfer = TransferSerializer()
+
+
+class HoldVoidResultSerializer(serializers.Serializer):
+    hold = HoldSerializer()

@@ -1,4 +1,4 @@
-"""Ledger API routes: accounts, movements, transfers and statements, all in the `accounts` scope."""
+"""Ledger API routes: accounts, movements, transfers, holds and statements, all in the `accounts` scope."""
 
 from django.urls import path
 
@@ -17,4 +17,8 @@ urlpatterns = [
     path("transfers", scoped(views.TransferCreate, Scope.ACCOUNTS), name="transfer-create"),
     path("transfers/batch", scoped(views.TransferBatchCreate, Scope.ACCOUNTS), name="transfer-batch"),
     path("transfers/<str:transfer_id>", scoped(views.TransferDetail, Scope.ACCOUNTS), name="transfer-detail"),
+    path("holds", scoped(views.HoldListCreate, Scope.ACCOUNTS), name="hold-list"),
+    path("holds/<str:hold_id>", scoped(views.HoldDetail, Scope.ACCOUNTS), name="hold-detail"),
+    path("holds/<str:hold_id>/capture", scoped(views.HoldCapture, Scope.ACCOUNTS), name="hold-capture"),
+    path("holds/<str:hold_id>/void", scoped(views.HoldVoid, Scope.ACCOUNTS), name="hold-void"),
 ]

@@ -1,14 +1,19 @@
-"""Accounts, deposits, withdrawals, transfers and statements. Thin: parse, call a service, render."""
+"""Accounts, deposits, withdrawals, transfers, holds and statements. Thin: parse, call a service, render."""
 
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import selectors, services
-from ledger.models import Direction, Posting, Transaction
+from ledger.models import Direction, HoldStatus, Posting, Transaction
 from mintguard_site.api.auth import request_owner, visible_owner
+from mintguard_site.api.errors import InvalidParameter
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of, parse_limit
-from mintguard_site.api.schema import LIST_PARAMETERS, money_route, read_route
+from mintguard_site.api.schema import LIST_PARAMETERS, money_route, problem, read_route
 from mintguard_site.api.serializers import representation, validated
 
 from . import serializers as s
@@ -174,3 +179,76 @@ class TransferDetail(APIView):
     @read_route(response=s.TransferSerializer, summary="Get a transfer", tags=["transfers"])
     def get(self, request, transfer_id):
         return Response(transfer_body(selectors.transfer_get(transfer_id=transfer_id, owner=visible_owner(request))))
+
+
+hold_body = representation(s.HoldSerializer)
+HOLD_TAGS = ["holds"]
+HOLD_NOT_ACTIVE = problem("The hold was captured, voided or expired (`hold_not_active`, `hold_expired`), "
+                          "or the capture exceeds it (`capture_exceeds_hold`)", "hold_not_active", 409)
+HOLD_LIST_PARAMETERS = [
+    *LIST_PARAMETERS,
+    OpenApiParameter("status", OpenApiTypes.STR, enum=HoldStatus.values, description="Status as of now."),
+    OpenApiParameter("account_id", OpenApiTypes.UUID, description="Holds on this account, either side."),
+]
+
+
+class HoldListCreate(APIView):
+    @read_route(response=s.HoldListSerializer, summary="List your holds, newest first",
+                parameters=HOLD_LIST_PARAMETERS, tags=HOLD_TAGS, operation_id="holds_list")
+    def get(self, request):
+        limit = parse_limit(request)
+        status = request.query_params.get("status") or None
+        if status is not None and status not in HoldStatus.values:
+            raise InvalidParameter(f"status must be one of {', '.join(HoldStatus.values)}.")
+        account_id = request.query_params.get("account_id") or None
+        if account_id is not None:
+            try:
+                account_id = UUID(account_id)
+            except ValueError:
+                raise InvalidParameter("account_id must be an account's id (a UUID).") from None
+        position = decode_cursor(request, "holds", size=2)
+        holds = selectors.holds_page(owner=visible_owner(request), limit=limit + 1, after=position, status=status,
+                                     account_id=account_id)
+        page, next_cursor = page_of(holds, scope="holds", limit=limit, position=newest_first)
+        return Response({"results": [hold_body(h) for h in page], "next_cursor": next_cursor})
+
+    @money_route(request=s.HoldCreateSerializer, response=s.HoldSerializer,
+                 summary="Reserve money on one of your accounts for a later transfer (409 insufficient_funds "
+                         "beyond its available balance)", tags=HOLD_TAGS)
+    @idempotent()
+    def post(self, request):
+        data = validated(s.HoldCreateSerializer, request.data)
+        hold = services.hold_create(
+            source_id=data["source_account_id"], destination_id=data["destination_account_id"],
+            amount=data["amount"], expires_in=data["expires_in"], description=data["description"],
+            owner=request_owner(request), accounts_owner=visible_owner(request),
+        )
+        return Response(hold_body(hold), status=201)
+
+
+class HoldDetail(APIView):
+    @read_route(response=s.HoldSerializer, summary="Get a hold", tags=HOLD_TAGS)
+    def get(self, request, hold_id):
+        return Response(hold_body(selectors.hold_get(hold_id=hold_id, owner=visible_owner(request))))
+
+
+class HoldCapture(APIView):
+    @money_route(request=s.HoldCaptureSerializer, response=s.HoldCaptureResultSerializer,
+                 summary="Capture a hold: one transfer of the amount (default: all); the rest is released",
+                 extra_responses={409: HOLD_NOT_ACTIVE}, tags=HOLD_TAGS)
+    @idempotent()
+    def post(self, request, hold_id):
+        data = validated(s.HoldCaptureSerializer, request.data)
+        hold, txn = services.hold_capture(hold_id=hold_id, amount=data.get("amount"), owner=visible_owner(request))
+        return Response({"hold": hold_body(hold), "transfer": transfer_body(txn)}, status=201)
+
+
+class HoldVoid(APIView):
+    @money_route(request=s.HoldVoidSerializer, response=s.HoldVoidResultSerializer,
+                 summary="Void a hold: release it all, nothing moves", idempotency_required=False,
+                 extra_responses={200: s.HoldVoidResultSerializer, 409: HOLD_NOT_ACTIVE}, tags=HOLD_TAGS)
+    @idempotent(required=False)
+    def post(self, request, hold_id):
+        validated(s.HoldVoidSerializer, request.data)
+        hold = services.hold_void(hold_id=hold_id, owner=visible_owner(request))
+        return Response({"hold": hold_body(hold)}, status=200)

@@ -29,10 +29,10 @@ def test_a_shared_serializer_renders_each_instance_exactly_like_a_fresh_one():
 
 
 def test_a_shared_serializer_keeps_sources_and_formats():
-    account = SimpleNamespace(id=uuid.uuid4(), name="Rent", currency="EUR", balance=-5,
+    account = SimpleNamespace(id=uuid.uuid4(), name="Rent", currency="EUR", balance=-5, available=-7,
                               created_at=datetime(2026, 2, 1, tzinfo=UTC))
 
     body = representation(AccountSerializer)(account)
 
-    assert body == {"id": str(account.id), "owner_name": "Rent", "currency": "EUR", "balance": -5,
+    assert body == {"id": str(account.id), "owner_name": "Rent", "currency": "EUR", "balance": -5, "available": -7,
                     "created_at": "2026-02-01T00:00:00Z"}

@@ -47,7 +47,7 @@ def assert_problem(response, status, code):
 
 def test_create_account_returns_the_account_with_zero_balance(api):
     account = open_account(api, "Alice", "JPY")
-    assert set(account) == {"id", "owner_name", "currency", "balance", "created_at"}
+    assert set(account) == {"id", "owner_name", "currency", "balance", "available", "created_at"}
     assert (account["owner_name"], account["currency"], account["balance"]) == ("Alice", "JPY", 0)
     assert api.get(f"/api/v1/accounts/{account['id']}").json() == account
 

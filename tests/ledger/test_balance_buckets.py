@@ -14,7 +14,7 @@ from django.db import OperationalError, connection, transaction
 from ledger import reconciliation, selectors, services
 from ledger.exceptions import InvalidStatementPosition
 from ledger.models import Account, BalanceBucket, Posting
-from ledger.services import deposit, system_account_id
+from ledger.services import deposit, postings, system_account_id
 
 from ..concurrency import run_concurrently
 from .factories import AccountFactory
@@ -31,7 +31,7 @@ WAIT = 60
 def buckets(settings, monkeypatch):
     """Four buckets per system account, chosen by a seeded generator."""
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = 4
-    monkeypatch.setattr(services, "random", random.Random(20261121))
+    monkeypatch.setattr(postings, "random", random.Random(20261121))
     return 4
 
 
@@ -186,7 +186,7 @@ def _deposit_holding_the_lock(account, held, release):
 def _deposit_while_cash_is_locked(settings, monkeypatch, *, buckets: int) -> None:
     settings.MINTGUARD_SYSTEM_BALANCE_BUCKETS = buckets
     turns = iter(range(100))
-    monkeypatch.setattr(services, "random", type("Turns", (), {"randrange": lambda self, n: next(turns) % n})())
+    monkeypatch.setattr(postings, "random", type("Turns", (), {"randrange": lambda self, n: next(turns) % n})())
     services.system_accounts_create(currencies=["USD"])  # committed, so neither deposit creates them
     alice, bob = AccountFactory(), AccountFactory()  # no postings yet: the next bucket picked is 0
     held, release = threading.Event(), threading.Event()

@@ -23,7 +23,7 @@ from ledger import reconciliation, services
 from ledger.currencies import MAX_AMOUNT
 from ledger.exceptions import LedgerError
 from ledger.models import Account, AccountManagedBy, BalanceBucket, Direction, Posting, Transaction
-from ledger.services import Leg, NewTransfer, system_account_id
+from ledger.services import Leg, NewTransfer, postings, system_account_id
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -190,7 +190,7 @@ class Stream:
 
 def run_on(engine: str, settings, monkeypatch) -> tuple[list, dict]:
     settings.MINTGUARD_LEDGER_ENGINE = engine
-    monkeypatch.setattr(services, "random", random.Random(SEED + 1))  # the same bucket picks for both
+    monkeypatch.setattr(postings, "random", random.Random(SEED + 1))  # the same bucket picks for both
     stream = Stream(SEED)
     outcomes = stream.run()
     run = reconciliation.reconcile_run(store=False)

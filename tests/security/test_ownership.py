@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from ledger.models import Account, Posting, Transaction
+from ledger.models import Account, Hold, Posting, Transaction
 from mintguard_site.api.models import IdempotencyKey
 from payments.models import Order, Payment, Refund
 
@@ -52,6 +52,9 @@ ROUTES = {
                          "account_not_found"),
     "account-statement": ("get", "/api/v1/accounts/{funded}/statement", None, dict, "account_not_found"),
     "transfer-detail": ("get", "/api/v1/transfers/{transfer}", None, dict, "transfer_not_found"),
+    "hold-detail": ("get", "/api/v1/holds/{hold}", None, dict, "hold_not_found"),
+    "hold-capture": ("post", "/api/v1/holds/{hold}/capture", {}, money_key, "hold_not_found"),
+    "hold-void": ("post", "/api/v1/holds/{hold}/void", {}, money_key, "hold_not_found"),
     "wallet-balance": ("get", "/api/v1/wallets/{wallet_user}/balance", None, dict, "wallet_not_found"),
     "order-detail": ("get", "/api/v1/orders/{paid_order}", None, dict, "order_not_found"),
     "order-pay": ("post", "/api/v1/orders/{unpaid_order}/pay", {}, money_key, "order_not_found"),
@@ -75,11 +78,14 @@ def resources_of(api) -> dict:
     transfer = api.post("/api/v1/transfers", {"source_account_id": funded, "destination_account_id": other,
                                               "amount": 2_500}, format="json", HTTP_IDEMPOTENCY_KEY="move")
     assert transfer.status_code == 201, transfer.content
+    hold = api.post("/api/v1/holds", {"source_account_id": funded, "destination_account_id": other, "amount": 300},
+                    format="json", HTTP_IDEMPOTENCY_KEY="reserve")
+    assert hold.status_code == 201, hold.content
     topup = api.post("/api/v1/wallets/topup", {"user_id": "user-alice", "amount": 700, "reference_id": "top"},
                      format="json")
     assert topup.status_code == 201, topup.content
     return {
-        "funded": funded, "transfer": transfer.json()["id"], "wallet_user": "user-alice",
+        "funded": funded, "transfer": transfer.json()["id"], "hold": hold.json()["id"], "wallet_user": "user-alice",
         "paid_order": paid_order(api, amount=1_200)["id"], "unpaid_order": create_order(api, amount=900)["id"],
     }
 
@@ -87,12 +93,13 @@ def resources_of(api) -> dict:
 def books() -> dict:
     """Everything a request could have moved or stored: balances, ledger rows, orders, payments, keys."""
     return {
-        "balances": dict(Account.objects.with_balance().values_list("id", "balance")),
+        "balances": sorted(Account.objects.with_balance().values_list("id", "balance", "available")),
         "transactions": Transaction.objects.count(),
         "postings": Posting.objects.count(),
         "orders": sorted(Order.objects.values_list("id", "status", "refunded_amount")),
         "payments": Payment.objects.count(),
         "refunds": Refund.objects.count(),
+        "holds": sorted(Hold.objects.values_list("id", "status", "captured_amount")),
         "idempotency_keys": IdempotencyKey.objects.count(),
     }
 

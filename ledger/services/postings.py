@@ -27,10 +27,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import engine_python, engine_sql, signals
-from .currencies import amount_check, currency_exponent
-from .exceptions import AccountNotFound, InvalidTransaction, SelfTransfer
-from .models import (
+from .. import engine_python, engine_sql, signals
+from ..currencies import amount_check, currency_exponent
+from ..exceptions import AccountNotFound, InvalidTransaction, SelfTransfer
+from ..models import (
     SYSTEM_OWNER,
     Account,
     AccountKind,
@@ -40,7 +40,7 @@ from .models import (
     ReferenceNamespace,
     Transaction,
 )
-from .posting import (  # noqa: F401 - part of this module's interface
+from ..posting import (  # noqa: F401 - part of the services interface
     SYSTEM_ACCOUNT_KINDS,
     Leg,
     NewTransaction,
