@@ -328,6 +328,7 @@ class Hold(models.Model):
             models.Index(fields=["expires_at"], condition=Q(status=HoldStatus.HELD), name="ledger_hold_held_by_expiry"),
             models.Index(fields=["owner", "-created_at", "-id"], name="ledger_hold_owner_recent"),
         ]
+        permissions = [("void_hold", "Can void a hold")]
 
     def __str__(self) -> str:
         return f"hold {self.amount} {self.currency} ({self.current_status})"

@@ -1,7 +1,7 @@
 """The dashboard's roles: Django groups holding Django permissions.
 
     viewer    reads everything: view_* on every model of ledger, payments, wallets and the audit log
-    operator  viewer + refund orders, resolve pending payments, run reconciliation
+    operator  viewer + refund orders, resolve pending payments, run reconciliation, void holds
     admin     operator + manage API keys (api.view/add/change_apiclient)
 
 Every view checks a permission, never a group name, so a superuser (who has every permission)
@@ -16,7 +16,8 @@ VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 
 VIEWED_APPS = ("ledger", "payments", "wallets", "audit")
 # Each app declares its dashboard actions in its models' Meta.permissions.
-OPERATOR_PERMISSIONS = ("payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation")
+OPERATOR_PERMISSIONS = ("payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
+                        "ledger.void_hold")
 ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient")
 
 
