@@ -1,12 +1,15 @@
-"""Money as people type it on the dashboard's forms: major units in, exact minor units out.
+"""Money as people type it on the dashboard's forms: major units in, exact minor units out, and
+the ledger's own dashboard form (voiding a hold).
 
-Every app's forms use these; the services decide what the amount means.
+Every app's forms use the amount parsers; the services decide what the amount means.
 """
 
 import re
 from decimal import Decimal
 
 from django import forms
+
+from audit.services import NOTE_MAX
 
 from .currencies import MAX_AMOUNT, amount_check, currency_exponent, format_amount
 from .exceptions import InvalidAmount, UnknownCurrency
@@ -98,3 +101,10 @@ def _check_currency_mark(mark: str, currency: str) -> None:
     except UnknownCurrency:
         raise _not_an_amount(currency) from None
     raise forms.ValidationError(f"This amount is in {currency}, not {mark.upper()}.", code="other_currency")
+
+
+class HoldVoidForm(forms.Form):
+    """The operator's reason for voiding a hold: required, it goes to the audit log."""
+
+    note = forms.CharField(max_length=NOTE_MAX, error_messages={
+        "required": "Say why the hold is voided: the note goes to the audit log."})

@@ -1,11 +1,12 @@
 """Dashboard pages of the ledger: accounts and balances, an account's statement, a transaction's
-postings, and reconciliation. Thin: parse, call a selector or service, render.
+postings, holds (and voiding one), and reconciliation. Thin: parse, call a selector or service, render.
 
 The ledger's core (models, services, selectors) never imports the dashboard; these views do.
 """
 
 from datetime import datetime, timedelta
 
+from django.contrib import messages
 from django.core.exceptions import BadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -16,12 +17,17 @@ from mintguard_site.api.pagination import decode_cursor, encode_cursor
 from mintguard_site.api.selectors import owner_names
 from mintguard_site.dashboard import PAGE_SIZE, list_page, list_state, operator_required, render_page, wants_partial
 
-from . import selectors
-from .exceptions import InvalidStatementPosition
-from .models import Account, ReconciliationRun, Transaction
+from . import selectors, services
+from .currencies import format_amount
+from .exceptions import HoldNotActive, InvalidStatementPosition
+from .forms import HoldVoidForm
+from .models import Account, Hold, HoldStatus, ReconciliationRun, ReferenceNamespace, Transaction
 from .operator_runs import reconciliation_run_now, reconciliation_start
-from .searches import accounts_search
+from .searches import HOLD_SORTS, accounts_search, holds_search
+from .services.holds import capture_reference
 
+# The account page lists this many of its active holds; the holds page has them all.
+ACCOUNT_HOLDS_SHOWN = 5
 # A poll gives up after this long: the worker that ran it may have been recycled.
 RECONCILIATION_POLL_LIMIT = timedelta(minutes=10)
 
@@ -53,10 +59,18 @@ def account_detail(request, account_id):
     except InvalidStatementPosition as exc:
         raise BadRequest(exc.detail) from None
     next_cursor = encode_cursor(scope, position) if position else None
-    return render_page(request, "ledger/account_detail.html", {
-        "account": account, "entries": entries, "next_cursor": next_cursor,
-        "names": owner_names([account.owner]),
-    }, partial="ledger/_statement_results.html")
+    context = {"account": account, "entries": entries, "next_cursor": next_cursor}
+    if not wants_partial(request):  # the statement's pager swaps only the statement
+        context |= {
+            "names": owner_names([account.owner]),
+            # The holds that make `available` less than the balance, the soonest to lapse first.
+            # One more than shown tells whether to offer the rest. A system account never holds money.
+            "active_holds": [] if account.is_system else list(
+                account.holds.active().select_related("destination_account")
+                .order_by("expires_at", "id")[:ACCOUNT_HOLDS_SHOWN + 1]),
+            "holds_shown": ACCOUNT_HOLDS_SHOWN,
+        }
+    return render_page(request, "ledger/account_detail.html", context, partial="ledger/_statement_results.html")
 
 
 @require_GET
@@ -70,6 +84,85 @@ def transaction_detail(request, transaction_id):
         "credits": sum(p.amount for p in postings if p.direction == "CREDIT"),
         "names": owner_names([txn.owner]),
     })
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+@require_GET
+@operator_required("ledger.view_hold")
+def hold_list(request):
+    filters = list_state(request, choices={"status": HoldStatus.values}, texts=("account",),
+                         sorts=HOLD_SORTS, default_sort="expiring")
+    context = list_page(request, holds_search(**filters), filters, sorts=HOLD_SORTS)
+    context["statuses"] = HoldStatus.choices
+    return render_page(request, "ledger/hold_list.html", context, partial="ledger/_hold_results.html")
+
+
+def _hold(hold_id) -> Hold:
+    return get_object_or_404(Hold.objects.select_related("source_account", "destination_account"), pk=hold_id)
+
+
+def _hold_context(request, hold: Hold, *, form=None, review: bool = False) -> dict:
+    active = hold.current_status == HoldStatus.HELD
+    # A captured hold has one transaction, by its system reference (`hold:<id>`, under the hold's owner).
+    capture = (Transaction.objects.filter(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM,
+                                          reference=capture_reference(hold)).first()
+               if hold.status == HoldStatus.CAPTURED else None)
+    return {
+        "hold": hold, "active": active, "capture": capture, "names": owner_names([hold.owner]),
+        # A submitted form stays on screen with its message even once the hold stopped being active.
+        "can_void": request.user.has_perm("ledger.void_hold") and (active or form is not None),
+        "void_form": form or HoldVoidForm(), "review": review,
+    }
+
+
+@require_GET
+@operator_required("ledger.view_hold")
+def hold_detail(request, hold_id):
+    return render_page(request, "ledger/hold_detail.html", _hold_context(request, _hold(hold_id)))
+
+
+@require_POST
+@operator_required("ledger.void_hold")
+def hold_void(request, hold_id):
+    """Two steps, as for refunds: "review" names the hold, its account and amount; only "confirm" voids.
+
+    htmx swaps the void panel for the review, and the whole hold after confirming; without
+    JavaScript each step renders the full page (and a success redirects to it).
+    """
+    hold = _hold(hold_id)
+    form = HoldVoidForm(request.POST)
+    step = request.POST.get("step", "review")
+    if hold.current_status != HoldStatus.HELD:  # early feedback; the service asks again under the hold's lock
+        return _not_active_response(request, hold, form=form, step=step)
+    if not form.is_valid():
+        return _void_response(request, hold, form=form, step=step, status=422)
+    if step != "confirm":  # "edit" goes back from the review to the form, with the note typed
+        return _void_response(request, hold, form=form, step=step, review=step != "edit")
+    try:
+        hold = services.operator_hold_void(hold_id=hold.pk, user=request.user, note=form.cleaned_data["note"])
+    except HoldNotActive:  # voided, captured or expired since the review
+        return _not_active_response(request, _hold(hold_id), form=form, step=step)
+    amount = format_amount(hold.amount, hold.currency)
+    messages.success(request, f"Voided hold {str(hold.pk)[:8]}: {amount} is available again on {hold.source_account}.")
+    if wants_partial(request):
+        return render_page(request, "ledger/hold_detail.html", _hold_context(request, hold),
+                           partial="ledger/_hold_body.html")
+    return redirect("ledger:hold-detail", hold_id=hold.pk)
+
+
+def _not_active_response(request, hold: Hold, *, form, step):
+    status = HoldStatus(hold.current_status).label.lower()
+    form.add_error(None, f"This hold is {status}: it reserves nothing any more, so there is nothing to void.")
+    return _void_response(request, hold, form=form, step=step, status=409)
+
+
+def _void_response(request, hold: Hold, *, form, step, review=False, status=200):
+    # Review answers replace the void panel; confirm answers replace the whole hold.
+    partial = "ledger/_hold_body.html" if step == "confirm" else "ledger/_hold_void_panel.html"
+    return render_page(request, "ledger/hold_detail.html", _hold_context(request, hold, form=form, review=review),
+                       partial=partial, status=status)
 
 
 # --- reconciliation ------------------------------------------------------------------------

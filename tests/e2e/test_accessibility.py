@@ -13,6 +13,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from ledger.models import Account, Transaction
+from ledger.services import hold_capture, hold_create
 from payments.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,12 +62,14 @@ def test_every_page_has_no_accessibility_violations_for_each_role(page, site, au
     paid = Order.objects.filter(status="PAID").order_by("created_at").first()
     refunded = Order.objects.filter(status="PARTIALLY_REFUNDED").order_by("created_at").first()
     account = Account.objects.filter(owner__gt="").order_by("created_at").first()
+    held, captured = holds_on_a_funded_account()
     paths = [
         "/", "/orders/", "/orders/?q=no-such-order", f"/orders/{paid.pk}/", f"/orders/{refunded.pk}/",
         "/pending/", "/refunds/", "/refunds/?q=no-such-refund", "/ledger/", f"/ledger/accounts/{account.pk}/",
         f"/ledger/transactions/{Transaction.objects.order_by('created_at').last().pk}/",
         "/wallets/", "/wallets/?user_id=user-ana", "/wallets/?user_id=no-such-user", "/reconciliation/",
         "/audit/", "/api-keys/", f"/orders/{uuid.uuid4()}/",
+        "/holds/", "/holds/?status=EXPIRED&account=no-such-account", f"/holds/{held.pk}/", f"/holds/{captured.pk}/",
     ]
 
     # when
@@ -79,15 +82,30 @@ def test_every_page_has_no_accessibility_violations_for_each_role(page, site, au
         page.click("[data-testid=review-refund]")
         expect(page.locator("[data-testid=confirm-refund]")).to_be_visible()
         audit(f"/orders/{paid.pk}/ (refund review)")
+        page.goto(site(f"/holds/{held.pk}/"))  # the void's review step, swapped in by htmx
+        page.fill("input[name=note]", "guest checked out")
+        page.click("[data-testid=review-void]")
+        expect(page.locator("[data-testid=confirm-void]")).to_be_visible()
+        audit(f"/holds/{held.pk}/ (void review)")
 
     # then
     assert not audit.violations, report(audit.violations)
 
 
+def holds_on_a_funded_account():
+    """Two holds on the demo's richest plain customer account (it seeds none): one held, one captured."""
+    source, destination = (Account.objects.with_balance().filter(is_system=False, managed_by="", currency="USD")
+                           .order_by("-balance", "created_at")[:2])
+    held, captured = (hold_create(source_id=source.pk, destination_id=destination.pk, amount=100, owner=source.owner,
+                                  description="room 12") for _ in range(2))
+    hold_capture(hold_id=captured.pk, amount=50)
+    return held, captured
+
+
 def test_empty_pages_have_no_accessibility_violations(page, site, audit):
     site.sign_in(get_user_model().objects.create_superuser("root", "root@example.com", "pw-123-unused"))
-    for path in ["/", "/orders/", "/pending/", "/refunds/", "/ledger/", "/wallets/", "/reconciliation/", "/audit/",
-                 "/api-keys/"]:
+    for path in ["/", "/orders/", "/pending/", "/refunds/", "/ledger/", "/holds/", "/wallets/", "/reconciliation/",
+                 "/audit/", "/api-keys/"]:
         page.goto(site(path))
         audit(path)
     assert not audit.violations, report(audit.violations)

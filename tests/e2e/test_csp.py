@@ -28,6 +28,7 @@ PAGES = [
     ("/pending/", "[data-testid=pending-row]"),
     ("/refunds/", "[data-testid=refund-list]"),
     ("/ledger/", "[data-testid=customer-accounts]"),
+    ("/holds/", "[data-testid=hold-list]"),
     ("/wallets/", "[data-testid=recent-wallets]"),
     ("/reconciliation/", "[data-testid=reconciliation-runs]"),
     ("/audit/", "[data-testid=audit-table]"),

@@ -12,7 +12,7 @@ from payments.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NAVIGATION = ["Overview", "Orders", "Pending payments", "Refunds", "Ledger", "Wallets", "Reconciliation",
+NAVIGATION = ["Overview", "Orders", "Pending payments", "Refunds", "Ledger", "Holds", "Wallets", "Reconciliation",
               "Audit log", "API keys"]
 
 
@@ -46,6 +46,7 @@ def test_every_page_renders_the_demo_data_from_the_navigation(page, site, shot, 
         "Pending payments": ("[data-testid=pending-row]", 3, "pending"),
         "Refunds": ("[data-testid=refund-list] tbody tr", 5, "refunds"),
         "Ledger": ("[data-testid=customer-accounts] tbody tr", 8, "ledger"),
+        "Holds": ("[data-testid=hold-list] tbody tr", 1, "holds"),  # the demo seeds none: its empty state
         "Wallets": ("[data-testid=recent-wallets] tbody tr", 4, "wallets"),
         "Reconciliation": ("[data-testid=reconciliation-runs] tbody tr", 1, "reconciliation"),
         "Audit log": ("[data-testid=audit-table] tbody tr", 6, "audit"),

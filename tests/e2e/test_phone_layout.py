@@ -3,8 +3,10 @@
 import pytest
 from playwright.sync_api import expect
 
+from ledger.services import hold_create
 from payments.models import Order
 
+from ..ledger.factories import AccountFactory
 from ..operators.factories import paid_order
 from ..role_helpers import user_with_role
 
@@ -23,10 +25,15 @@ def test_the_overview_a_list_and_a_detail_page_fit_a_phone_with_the_content_firs
     for number in range(3):
         paid_order(amount=1_234_567, user_id=f"buyer-with-a-rather-long-name-{number}",
                    seller_id="seller-with-a-long-name-too", description="A walnut desk, delivered and assembled")
+    # ...and a hold between two accounts with long names (the holds list has eight columns)
+    source = AccountFactory(name="A customer account with a long name", balance=1_234_567)
+    destination = AccountFactory(name="Another customer account, named at length")
+    held = hold_create(source_id=source.pk, destination_id=destination.pk, amount=1_234_567, owner="client-a",
+                       description="A walnut desk, delivered and assembled")
     site.sign_in(user_with_role("operator"))
     order = Order.objects.order_by("created_at").first()
 
-    for path in ["/", "/orders/", f"/orders/{order.pk}/"]:
+    for path in ["/", "/orders/", f"/orders/{order.pk}/", "/holds/", f"/holds/{held.pk}/"]:
         # when
         page.goto(site(path))
 

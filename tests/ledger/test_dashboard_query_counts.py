@@ -2,7 +2,7 @@
 
 import pytest
 
-from ledger.services import account_create, deposit
+from ledger.services import account_create, deposit, hold_capture, hold_create
 
 from ..operators.factories import paid_order
 from ..query_counts import page_queries
@@ -43,3 +43,35 @@ def test_a_transaction_page_costs_a_fixed_number_of_queries(viewer, django_asser
     order = paid_order(seller_id="seller-1")
     with django_assert_max_num_queries(8):  # session, user, 2 x permissions, groups, txn, postings, owner
         assert viewer.get(f"/ledger/transactions/{order.payments.get().ledger_transaction_id}/").status_code == 200
+
+
+def _held_accounts():
+    source = account_create(owner="client-a", name="Source", currency="USD")
+    deposit(account_id=source.id, amount=100_000, reference="dep-source", owner="client-a")
+    return source, account_create(owner="client-a", name="Destination", currency="USD")
+
+
+def test_the_holds_page_costs_the_same_with_fifty_holds(viewer, django_assert_max_num_queries):
+    source, destination = _held_accounts()
+    hold_create(source_id=source.id, destination_id=destination.id, amount=100, owner="client-a")
+    one = page_queries(viewer, "/holds/")
+    for n in range(55):
+        hold_create(source_id=source.id, destination_id=destination.id, amount=100 + n, owner="client-a")
+
+    with django_assert_max_num_queries(one):
+        response = viewer.get("/holds/")
+
+    assert response.content.decode().count('data-testid="hold-row"') == 50
+    assert one <= 7  # session, user, 2 x permissions, groups, count, the page's holds with both accounts
+
+
+def test_a_hold_page_costs_a_fixed_number_of_queries(operator, django_assert_max_num_queries):
+    source, destination = _held_accounts()
+    held = hold_create(source_id=source.id, destination_id=destination.id, amount=500, owner="client-a")
+    captured = hold_create(source_id=source.id, destination_id=destination.id, amount=500, owner="client-a")
+    hold_capture(hold_id=captured.pk)
+
+    with django_assert_max_num_queries(6):  # session, user, 2 x permissions, groups, the hold with its accounts
+        assert operator.get(f"/holds/{held.pk}/").status_code == 200
+    with django_assert_max_num_queries(7):  # ... and its capture transaction
+        assert operator.get(f"/holds/{captured.pk}/").status_code == 200

@@ -155,7 +155,8 @@ def test_the_roles_migration_grants_reading_to_viewers_and_actions_by_role(db):
     assert {"payments.view_order", "payments.view_refund", "payments.view_webhookevent", "ledger.view_account",
             "ledger.view_transaction", "wallets.view_wallet", "audit.view_auditentry"} <= viewer
     assert all(p.split(".")[1].startswith("view_") for p in viewer)
-    assert operator - viewer == {"payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation"}
+    assert operator - viewer == {"payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
+                                 "ledger.void_hold"}
     assert admin - operator == {"api.view_apiclient", "api.add_apiclient", "api.change_apiclient"}
     # Nobody can be granted a change to the audit log: the permissions do not exist.
     assert not Permission.objects.filter(
