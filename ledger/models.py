@@ -267,6 +267,9 @@ class HoldStatus(models.TextChoices):
     EXPIRED = "EXPIRED", "Expired"
 
 
+CAPTURE_REFERENCE_PREFIX = "hold:"
+
+
 class HoldQuerySet(models.QuerySet):
     def active(self, now=None) -> "HoldQuerySet":
         """Holds that reserve money now: HELD, and not yet past `expires_at`."""
@@ -332,6 +335,11 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"hold {self.amount} {self.currency} ({self.current_status})"
+
+    @property
+    def capture_reference(self) -> str:
+        """The system reference of the hold's one capture transaction: a hold is captured once."""
+        return f"{CAPTURE_REFERENCE_PREFIX}{self.id}"
 
     @property
     def current_status(self) -> str:

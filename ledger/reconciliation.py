@@ -24,7 +24,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import selectors
-from .models import Account, BalanceBucket, Direction, Hold, HoldStatus, Posting, ReconciliationRun, Transaction
+from .models import (
+    CAPTURE_REFERENCE_PREFIX,
+    Account,
+    BalanceBucket,
+    Direction,
+    Hold,
+    HoldStatus,
+    Posting,
+    ReconciliationRun,
+    ReferenceNamespace,
+    Transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +200,9 @@ def _accounts_below_available() -> Iterator[Account]:
 def _hold_capture_drifts(chunk: int = 1000) -> Iterator[tuple[str, str, object, object]]:
     """Each captured hold has exactly one transaction (`hold:<id>`) moving `captured_amount` from its source to
     its destination, and no other hold moved money. Streams both sides in chunks."""
-    captures = (Transaction.objects.filter(namespace="system", reference__startswith="hold:").order_by("id")
-                .values_list("id", "reference", "owner"))
+    captures = (Transaction.objects
+                .filter(namespace=ReferenceNamespace.SYSTEM, reference__startswith=CAPTURE_REFERENCE_PREFIX)
+                .order_by("id").values_list("id", "reference", "owner"))
     seen = 0
     batch = []
     for row in captures.iterator(chunk_size=chunk):
@@ -206,15 +218,19 @@ def _hold_capture_drifts(chunk: int = 1000) -> Iterator[tuple[str, str, object, 
         yield "(all)", "captured holds and capture transactions differ in number", captured, seen
 
 
+def _hold_id(reference: str) -> UUID:
+    return UUID(reference.removeprefix(CAPTURE_REFERENCE_PREFIX))
+
+
 def _capture_batch_drifts(batch: list) -> Iterator[tuple[str, str, object, object]]:
-    holds = Hold.objects.in_bulk([UUID(reference.removeprefix("hold:")) for _, reference, _ in batch])
+    holds = Hold.objects.in_bulk([_hold_id(reference) for _, reference, _ in batch])
     legs: dict[UUID, list] = {}
     for posting in Posting.objects.filter(transaction_id__in=[txn_id for txn_id, _, _ in batch]):
         legs.setdefault(posting.transaction_id, []).append((posting.account_id, posting.direction, posting.amount))
     for txn_id, reference, owner in batch:
-        hold = holds.get(UUID(reference.removeprefix("hold:")))
+        hold = holds.get(_hold_id(reference))
         if hold is None or hold.status != HoldStatus.CAPTURED or hold.owner != owner:
-            yield reference[5:], f"transaction {txn_id} moved money for a hold that is not captured", \
+            yield str(_hold_id(reference)), f"transaction {txn_id} moved money for a hold that is not captured", \
                 HoldStatus.CAPTURED, hold.status if hold else None
             continue
         wanted = sorted([(hold.source_account_id, Direction.DEBIT, hold.captured_amount),

@@ -30,6 +30,7 @@ from .models import (
     HoldStatus,
     Posting,
     ReconciliationRun,
+    ReferenceNamespace,
     Transaction,
     normal_balance,
 )
@@ -101,6 +102,22 @@ def holds_page(*, owner: str | None, limit: int, after=None, status: str | None 
     if account_id is not None:
         holds = holds.filter(Q(source_account_id=account_id) | Q(destination_account_id=account_id))
     return list(holds.filter(keyset_after(after))[:limit])
+
+
+def account_active_holds(*, account: Account, limit: int) -> list[Hold]:
+    """The account's holds that reserve money now, the soonest to lapse first (a system account holds none)."""
+    if account.is_system:
+        return []
+    holds = account.holds.active().select_related("destination_account").order_by("expires_at", "id")
+    return list(holds[:limit])
+
+
+def hold_capture_transaction(*, hold: Hold) -> Transaction | None:
+    """A captured hold's one transaction, found by its system reference `hold:<id>`; None before capture."""
+    if hold.status != HoldStatus.CAPTURED:
+        return None
+    return Transaction.objects.filter(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM,
+                                      reference=hold.capture_reference).first()
 
 
 def statement_page(

@@ -21,10 +21,9 @@ from . import selectors, services
 from .currencies import format_amount
 from .exceptions import HoldNotActive, InvalidStatementPosition
 from .forms import HoldVoidForm
-from .models import Account, Hold, HoldStatus, ReconciliationRun, ReferenceNamespace, Transaction
+from .models import Account, Hold, HoldStatus, ReconciliationRun, Transaction
 from .operator_runs import reconciliation_run_now, reconciliation_start
 from .searches import HOLD_SORTS, accounts_search, holds_search
-from .services.holds import capture_reference
 
 # The account page lists this many of its active holds; the holds page has them all.
 ACCOUNT_HOLDS_SHOWN = 5
@@ -65,9 +64,7 @@ def account_detail(request, account_id):
             "names": owner_names([account.owner]),
             # The holds that make `available` less than the balance, the soonest to lapse first.
             # One more than shown tells whether to offer the rest. A system account never holds money.
-            "active_holds": [] if account.is_system else list(
-                account.holds.active().select_related("destination_account")
-                .order_by("expires_at", "id")[:ACCOUNT_HOLDS_SHOWN + 1]),
+            "active_holds": selectors.account_active_holds(account=account, limit=ACCOUNT_HOLDS_SHOWN + 1),
             "holds_shown": ACCOUNT_HOLDS_SHOWN,
         }
     return render_page(request, "ledger/account_detail.html", context, partial="ledger/_statement_results.html")
@@ -105,10 +102,7 @@ def _hold(hold_id) -> Hold:
 
 def _hold_context(request, hold: Hold, *, form=None, review: bool = False) -> dict:
     active = hold.current_status == HoldStatus.HELD
-    # A captured hold has one transaction, by its system reference (`hold:<id>`, under the hold's owner).
-    capture = (Transaction.objects.filter(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM,
-                                          reference=capture_reference(hold)).first()
-               if hold.status == HoldStatus.CAPTURED else None)
+    capture = selectors.hold_capture_transaction(hold=hold)
     return {
         "hold": hold, "active": active, "capture": capture, "names": owner_names([hold.owner]),
         # A submitted form stays on screen with its message even once the hold stopped being active.

@@ -35,11 +35,6 @@ HOLD_TTL_DEFAULT = 7 * 24 * 3600  # seconds: a week
 HOLD_TTL_MAX = 30 * 24 * 3600
 
 
-def capture_reference(hold: Hold) -> str:
-    """The system reference of a hold's one capture transaction."""
-    return f"hold:{hold.id}"
-
-
 @joins_transaction
 def hold_create(
     *, source_id, destination_id, amount: int, owner: str, expires_in: int = HOLD_TTL_DEFAULT,
@@ -137,7 +132,7 @@ def hold_capture(
     """Move `amount` (default: all) of a HELD hold to its destination in one transaction; release the rest.
 
     `owner` given, another owner's hold does not exist. The transfer's reference is the hold's
-    (`hold:<id>`), so a hold is captured once whatever the callers do.
+    (`Hold.capture_reference`), so a hold is captured once whatever the callers do.
     """
     hold = _active_hold(hold_id, owner, refuse_managed)
     amount = hold.amount if amount is None else amount
@@ -149,7 +144,7 @@ def hold_capture(
     destination = hold.destination_account
     credit = (Leg(None, Direction.CREDIT, amount, system=destination.name) if destination.is_system
               else Leg(destination.id, Direction.CREDIT, amount))
-    entry = NewTransaction(reference=capture_reference(hold), kind=kind, description=hold.description,
+    entry = NewTransaction(reference=hold.capture_reference, kind=kind, description=hold.description,
                            metadata=metadata, legs=[Leg(hold.source_account_id, Direction.DEBIT, amount), credit])
     txn = _post(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM, entries=[entry])[0]
     _give_back(hold)
