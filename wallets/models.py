@@ -8,6 +8,10 @@ Invariants:
 3. A wallet's account is a customer account (a liability that never goes negative) owned by the
    same API client and in the same currency as the wallet (`wallet_get_or_create` opens both
    together; nothing else creates wallets).
+4. A wallet hold is a ledger hold on the wallet's account, toward revenue, that a `WalletHold` row
+   ties to the wallet and to the client's `reference_id`, unique per API client like the
+   reference of a top-up or spend. Only the wallet services end it (the generic hold routes refuse
+   a wallet's account); its capture is the wallet's spend.
 """
 
 import uuid
@@ -15,7 +19,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from ledger.models import Account
+from ledger.models import Account, Hold
 
 
 class Wallet(models.Model):
@@ -35,3 +39,24 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ({self.currency})"
+
+
+class WalletHold(models.Model):
+    """A ledger hold the wallet placed on its own account: which wallet, and the client's reference_id.
+
+    It holds no money either: the amount, status and expiry are the ledger hold's.
+    """
+
+    hold = models.OneToOneField(Hold, primary_key=True, on_delete=models.PROTECT, related_name="wallet_hold")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holds")
+    owner = models.CharField(max_length=64, help_text="The API client the hold belongs to.")
+    reference_id = models.CharField(max_length=64, help_text="The client's unique id of the hold.")
+
+    class Meta:
+        constraints = [
+            # A reference_id names one hold per API client, even under two Idempotency-Keys.
+            models.UniqueConstraint(fields=["owner", "reference_id"], name="wallets_hold_reference_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.reference_id} on {self.wallet_id}"

@@ -1,18 +1,20 @@
-"""Reads of wallets: balances per user, the wallet's view of a ledger transaction, the dashboard's lists."""
+"""Reads of wallets: balances per user, wallet holds, the wallet's view of a ledger transaction, the dashboard."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import QuerySet
 
-from ledger.models import Posting, Transaction, bucket_sum
+from ledger.exceptions import HoldNotFound
+from ledger.models import Posting, Transaction, active_held_sum, bucket_sum
 from mintguard_site.search import created_between, ordering
 
 from .exceptions import WalletNotFound
-from .models import Wallet
+from .models import Wallet, WalletHold
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class WalletIds:
 
 @dataclass(frozen=True)
 class WalletTransaction:
-    """A top-up, bonus or spend as the wallet sees it: the ledger transaction and its wallet posting."""
+    """A top-up, bonus or spend (a captured hold too) as the wallet sees it: the ledger transaction and its
+    wallet posting."""
 
     id: UUID
     reference_id: str
@@ -43,6 +46,7 @@ class WalletAccount:
     name: str
     currency: str
     balance: int
+    available: int  # the balance less what the wallet's active holds reserve
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,19 @@ class WalletBalances:
     user_id: str
     accounts: list[WalletAccount] = field(default_factory=list)
 
-    @property
-    def totals(self) -> dict[str, int]:
+    def _per_currency(self, amount: str) -> dict[str, int]:
         totals: dict[str, int] = defaultdict(int)
         for account in self.accounts:
-            totals[account.currency] += account.balance
+            totals[account.currency] += getattr(account, amount)
         return dict(sorted(totals.items()))
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return self._per_currency("balance")
+
+    @property
+    def available_totals(self) -> dict[str, int]:
+        return self._per_currency("available")
 
     @property
     def total_balance(self) -> int | None:
@@ -86,7 +97,7 @@ def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
     `owner` None (an operator) sees the user's wallets under every API client.
     """
     wallets = Wallet.objects.filter(user_id=user_id).select_related("account").annotate(
-        balance=bucket_sum("account_id"))
+        balance=bucket_sum("account_id"), held=active_held_sum("account_id"))
     if owner is not None:
         wallets = wallets.filter(owner=owner)
     wallets = list(wallets.order_by("currency", "owner"))
@@ -100,6 +111,7 @@ def wallet_balances(*, user_id: str, owner: str | None) -> WalletBalances:
                 name=wallet.account.name,
                 currency=wallet.currency,
                 balance=wallet.balance,
+                available=wallet.balance - wallet.held,
             )
             for wallet in wallets
         ],
@@ -111,12 +123,14 @@ def wallet_transaction(*, user_id: str, wallet: WalletIds, txn: Transaction) -> 
 
     Nothing is read back: the wallet's posting is in memory when the transaction was just posted,
     and its `balance_after` is the wallet's balance, as a wallet's account (a customer account)
-    keeps its whole balance in one bucket.
+    keeps its whole balance in one bucket. The client's reference_id is the transaction's
+    reference, but for a captured hold's spend, whose reference is the ledger's (`hold:<id>`):
+    that one carries the hold's reference_id in its metadata.
     """
     posting = next(p for p in txn.legs if p.account_id == wallet.account_id)
     return WalletTransaction(
         id=txn.id,
-        reference_id=txn.reference,
+        reference_id=txn.metadata.get("reference_id", txn.reference),
         type=txn.kind,
         user_id=user_id,
         amount=posting.amount,
@@ -124,6 +138,23 @@ def wallet_transaction(*, user_id: str, wallet: WalletIds, txn: Transaction) -> 
         balance_after=posting.balance_after,
         created_at=txn.created_at,
     )
+
+
+def wallet_hold_get(*, hold_id, owner: str | None) -> WalletHold:
+    """Return a wallet's hold with its wallet, or raise HoldNotFound (also for another owner's, or a hold
+    no wallet placed). `owner` None (an operator) sees every client's."""
+    holds = WalletHold.objects.select_related("wallet")
+    if owner is not None:
+        holds = holds.filter(owner=owner)
+    try:
+        return holds.get(pk=hold_id)
+    except (WalletHold.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise HoldNotFound(f"Hold {str(hold_id)[:64]} does not exist.") from None
+
+
+def wallet_hold_find(*, owner: str, reference_id: str) -> WalletHold | None:
+    """Return the client's wallet hold of this reference_id, with its ledger hold, or None."""
+    return WalletHold.objects.select_related("hold").filter(owner=owner, reference_id=reference_id).first()
 
 
 # --- the dashboard's page ------------------------------------------------------------------

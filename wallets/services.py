@@ -8,24 +8,41 @@ The transaction's `reference` is the client's `reference_id`, in the client's na
 per API client in the database, so no code path posts one wallet operation twice. A wallet's
 account is opened as managed by the wallets app: the generic account routes refuse to move it.
 Locks are the ledger's alone (balance buckets, in order); this app takes none.
+
+A hold reserves part of the wallet for a later spend: a ledger hold from the wallet's account to
+revenue, tied to the wallet and its `reference_id` by a `WalletHold` row (unique per API client).
+Its capture is that spend: one transaction of kind "spend" with a spend's metadata, whose
+reference the ledger fixes (`hold:<id>`, system namespace), so a hold is captured once.
 """
 
 import uuid
+from uuid import UUID
 
 from django.db import connection
 from django.utils import timezone
 
 from ledger.currencies import amount_check, validate_currency
-from ledger.exceptions import InsufficientFunds
+from ledger.exceptions import InsufficientFunds, ReferenceConflict
 from ledger.models import (
     AccountManagedBy,
     Direction,
+    Hold,
     ReferenceNamespace,
 )
-from ledger.services import Leg, account_create, joins_transaction, system_account_id, transaction_post
+from ledger.services import (
+    HOLD_TTL_DEFAULT,
+    Leg,
+    account_create,
+    hold_capture,
+    hold_create,
+    hold_void,
+    joins_transaction,
+    system_account_id,
+    transaction_post,
+)
 
 from . import selectors
-from .models import Wallet
+from .models import Wallet, WalletHold
 from .selectors import WalletIds, WalletTransaction
 
 ACCOUNT_NAME_MAX = 64
@@ -84,6 +101,11 @@ def _wallet_open(*, owner: str, user_id: str, currency: str) -> WalletIds | None
     return wallet
 
 
+def _metadata(*, user_id: str, wallet_id: UUID) -> dict:
+    """What every wallet transaction says of its wallet, so the wallet's history finds it."""
+    return {"user_id": user_id, "wallet_id": str(wallet_id)}
+
+
 def _credit(
     *, kind: str, source: str, owner: str, user_id: str, amount: int, currency: str, reference: str, description: str
 ) -> WalletTransaction:
@@ -95,7 +117,7 @@ def _credit(
         reference=reference,
         kind=kind,
         description=description,
-        metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
+        metadata=_metadata(user_id=user_id, wallet_id=wallet.id),
         legs=[Leg(source_id, Direction.DEBIT, amount), Leg(wallet.account_id, Direction.CREDIT, amount)],
     )
     return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
@@ -123,16 +145,13 @@ def wallet_bonus(
     )
 
 
-@joins_transaction
-def wallet_spend(
-    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
-) -> WalletTransaction:
-    """Debit the user's wallet for a purchase: DR wallet / CR revenue.
+def _debited_wallet(*, owner: str, user_id: str, amount: int, currency: str) -> tuple[WalletIds, UUID]:
+    """Return the wallet a spend or hold debits and the revenue account it credits.
 
     A user without a wallet in this currency simply has no money in it: InsufficientFunds with
-    0 available, and no wallet is opened.
+    0 available, and no wallet is opened. An unknown currency is refused first.
     """
-    revenue_id = system_account_id("revenue", currency)  # refuses an unknown currency first
+    revenue_id = system_account_id("revenue", currency)
     wallet = selectors.wallet_find(owner=owner, user_id=user_id, currency=currency)
     if wallet is None:
         amount_check(amount)
@@ -141,13 +160,71 @@ def wallet_spend(
             available=0,
             requested=amount,
         )
+    return wallet, revenue_id
+
+
+@joins_transaction
+def wallet_spend(
+    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD", description: str = ""
+) -> WalletTransaction:
+    """Debit the user's wallet for a purchase: DR wallet / CR revenue, within what is available."""
+    wallet, revenue_id = _debited_wallet(owner=owner, user_id=user_id, amount=amount, currency=currency)
     txn = transaction_post(
         namespace=ReferenceNamespace.CLIENT,
         owner=owner,
         reference=reference,
         kind="spend",
         description=description,
-        metadata={"user_id": user_id, "wallet_id": str(wallet.id)},
+        metadata=_metadata(user_id=user_id, wallet_id=wallet.id),
         legs=[Leg(wallet.account_id, Direction.DEBIT, amount), Leg(revenue_id, Direction.CREDIT, amount)],
     )
     return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
+
+
+@joins_transaction
+def wallet_hold_create(
+    *, owner: str, user_id: str, amount: int, reference: str, currency: str = "USD",
+    expires_in: int = HOLD_TTL_DEFAULT, description: str = "",
+) -> Hold:
+    """Reserve `amount` of the user's available wallet balance for a later spend to revenue.
+
+    Refused as a spend is (no wallet: 0 available). The reference_id names one hold per API client:
+    reused for this wallet and amount it returns that hold, as a top-up's returns its transaction;
+    reused for another, ReferenceConflict. Two first uses racing: the loser's insert is refused by
+    the unique constraint (409 `conflict`, retry) and its hold rolls back with it.
+    """
+    wallet, revenue_id = _debited_wallet(owner=owner, user_id=user_id, amount=amount, currency=currency)
+    placed = selectors.wallet_hold_find(owner=owner, reference_id=reference)
+    if placed is not None:
+        if placed.wallet_id == wallet.id and placed.hold.amount == amount:
+            return placed.hold
+        raise ReferenceConflict(f"reference_id {reference!r} already names another hold.")
+    # The wallets app moves its own managed account, toward a system account it names itself.
+    hold = hold_create(source_id=wallet.account_id, destination_id=revenue_id, amount=amount, owner=owner,
+                       expires_in=expires_in, description=description, refuse_managed=False)
+    WalletHold.objects.create(hold=hold, wallet_id=wallet.id, owner=owner, reference_id=reference)
+    return hold
+
+
+@joins_transaction
+def wallet_hold_capture(*, hold_id, owner: str | None, amount: int | None = None) -> tuple[Hold, WalletTransaction]:
+    """Spend what a wallet hold reserved (`amount`, default all; the rest is released): DR wallet / CR revenue.
+
+    `owner` None (an operator) reaches every client's holds. The transaction is a spend to the
+    wallet's history (its kind and metadata), carrying the hold's reference_id and id.
+    """
+    placed = selectors.wallet_hold_get(hold_id=hold_id, owner=owner)
+    wallet = placed.wallet
+    metadata = {**_metadata(user_id=wallet.user_id, wallet_id=wallet.id), "reference_id": placed.reference_id,
+                "hold_id": str(placed.pk)}
+    hold, txn = hold_capture(hold_id=placed.pk, amount=amount, owner=owner, refuse_managed=False, kind="spend",
+                             metadata=metadata)
+    ids = WalletIds(id=wallet.id, account_id=wallet.account_id)
+    return hold, selectors.wallet_transaction(user_id=wallet.user_id, wallet=ids, txn=txn)
+
+
+@joins_transaction
+def wallet_hold_void(*, hold_id, owner: str | None) -> Hold:
+    """Release a wallet hold whole: nothing moves."""
+    placed = selectors.wallet_hold_get(hold_id=hold_id, owner=owner)
+    return hold_void(hold_id=placed.pk, owner=owner, refuse_managed=False)

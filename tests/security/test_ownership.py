@@ -56,6 +56,8 @@ ROUTES = {
     "hold-capture": ("post", "/api/v1/holds/{hold}/capture", {}, money_key, "hold_not_found"),
     "hold-void": ("post", "/api/v1/holds/{hold}/void", {}, money_key, "hold_not_found"),
     "wallet-balance": ("get", "/api/v1/wallets/{wallet_user}/balance", None, dict, "wallet_not_found"),
+    "wallet-hold-capture": ("post", "/api/v1/wallets/holds/{wallet_hold}/capture", {}, money_key, "hold_not_found"),
+    "wallet-hold-void": ("post", "/api/v1/wallets/holds/{wallet_hold}/void", {}, money_key, "hold_not_found"),
     "order-detail": ("get", "/api/v1/orders/{paid_order}", None, dict, "order_not_found"),
     "order-pay": ("post", "/api/v1/orders/{unpaid_order}/pay", {}, money_key, "order_not_found"),
     "order-refund": ("post", "/api/v1/orders/{paid_order}/refund", {"amount": 100, "reason": "not yours"},
@@ -84,8 +86,12 @@ def resources_of(api) -> dict:
     topup = api.post("/api/v1/wallets/topup", {"user_id": "user-alice", "amount": 700, "reference_id": "top"},
                      format="json")
     assert topup.status_code == 201, topup.content
+    wallet_hold = api.post("/api/v1/wallets/hold", {"user_id": "user-alice", "amount": 200, "reference_id": "hold"},
+                           format="json")
+    assert wallet_hold.status_code == 201, wallet_hold.content
     return {
         "funded": funded, "transfer": transfer.json()["id"], "hold": hold.json()["id"], "wallet_user": "user-alice",
+        "wallet_hold": wallet_hold.json()["id"],
         "paid_order": paid_order(api, amount=1_200)["id"], "unpaid_order": create_order(api, amount=900)["id"],
     }
 

@@ -61,8 +61,9 @@ def test_topup_bonus_and_spend_leave_120_with_double_entries_on_treasury_bonus_e
     balance = balance_of(api)
     assert balance.status_code == 200
     assert balance.json() == {
-        "user_id": "user-ana", "total_balance": 120, "totals": {"USD": 120},
-        "accounts": [{"id": str(wallet.account_id), "name": "wallet:user-ana", "currency": "USD", "balance": 120}],
+        "user_id": "user-ana", "total_balance": 120, "totals": {"USD": 120}, "available_totals": {"USD": 120},
+        "accounts": [{"id": str(wallet.account_id), "name": "wallet:user-ana", "currency": "USD", "balance": 120,
+                      "available": 120}],
     }
     assert_ledger_consistent()
 

@@ -7,7 +7,7 @@ and on SQLite (a file database whose IMMEDIATE transactions queue writers).
 import pytest
 from rest_framework.test import APIClient
 
-from ledger.models import Account, AccountManagedBy, Transaction
+from ledger.models import Account, AccountManagedBy, Hold, HoldStatus, Transaction
 from wallets.models import Wallet
 
 from ..concurrency import run_concurrently
@@ -25,8 +25,9 @@ def http_for(api_key: str) -> APIClient:
 def poster(api_key: str):
     """Return a function that POSTs one wallet operation from a fresh client: threads share nothing."""
 
-    def post(route: str, body: dict):
-        response = http_for(api_key).post(f"/api/v1/wallets/{route}", body, format="json")
+    def post(route: str, body: dict, idempotency_key: str | None = None):
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        response = http_for(api_key).post(f"/api/v1/wallets/{route}", body, format="json", headers=headers)
         return response.status_code, response.json(), response.headers.get("Idempotent-Replayed")
 
     return post
@@ -114,4 +115,53 @@ def test_two_users_topping_up_and_spending_at_once_never_deadlock(api):
         if status == 201:
             expected[body["user_id"]] += -body["amount"] if route == "spend" else body["amount"]
     assert {user: wallet_balance(api, user)["USD"] for user in expected} == expected
+    assert_ledger_consistent()
+
+
+def wallet_amounts(api, user_id: str) -> tuple[int, int]:
+    body = api.get(f"/api/v1/wallets/{user_id}/balance").json()
+    return body["totals"]["USD"], body["available_totals"]["USD"]
+
+
+@pytest.mark.postgres_only
+def test_concurrent_spends_racing_wallet_holds_never_take_available_below_zero(api):
+    post = poster(api.api_key)
+    assert post("topup", {"user_id": "user-ana", "amount": 100, "reference_id": "funding"})[0] == 201
+    calls = [(route, {"user_id": "user-ana", "amount": 10, "reference_id": f"{route}-{n}"})
+             for n, route in enumerate(["spend", "hold"] * 20)]
+
+    # when 20 spends and 20 holds of 10 race for a wallet of 100
+    results = run_concurrently(post, calls, workers=40)
+
+    # then exactly 100 is spent or held, and nothing more
+    assert_no_server_errors(results)
+    won = [(route, body) for (route, _), (status, body, _) in zip(calls, results, strict=True) if status == 201]
+    assert len(won) == 10
+    assert {body["code"] for status, body, _ in results if status == 409} == {"insufficient_funds"}
+    spent = sum(body["amount"] for route, body in won if route == "spend")
+    holds = [body["id"] for route, body in won if route == "hold"]
+    assert wallet_amounts(api, "user-ana") == (100 - spent, 0)
+
+    # when the holds are captured or voided while new spends and holds race them
+    second = [("hold" if n % 2 else "spend", {"user_id": "user-ana", "amount": 10, "reference_id": f"late-{n}"})
+              for n in range(20)]
+    second += [(f"holds/{hold_id}/{'capture' if n % 2 else 'void'}", {}, f"end-{n}")
+               for n, hold_id in enumerate(holds)]
+    results = run_concurrently(post, second, workers=len(second))
+
+    # then every hold ended once, and available never went below 0
+    assert_no_server_errors(results)
+    assert {body["code"] for status, body, _ in results if status == 409} <= {"insufficient_funds"}
+    ended = {h.pk: h for h in Hold.objects.filter(pk__in=holds)}
+    captured = sum(h.captured_amount for h in ended.values())
+    assert all(h.status in (HoldStatus.CAPTURED, HoldStatus.VOIDED) for h in ended.values())
+    late = [(call[0], body) for call, (status, body, _) in zip(second, results, strict=True)
+            if status == 201 and call[0] in ("spend", "hold")]
+    late_spent = sum(body["amount"] for route, body in late if route == "spend")
+    late_held = sum(body["amount"] for route, body in late if route == "hold")
+    balance, available = wallet_amounts(api, "user-ana")
+    assert balance == 100 - spent - captured - late_spent
+    assert available == balance - late_held >= 0
+    assert Transaction.objects.filter(kind="spend").count() == len([r for r, _ in won if r == "spend"]) + len(
+        [r for r, _ in late if r == "spend"]) + len([h for h in ended.values() if h.status == HoldStatus.CAPTURED])
     assert_ledger_consistent()

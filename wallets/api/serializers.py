@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
+from ledger.api.serializers import HoldCreateSerializer, HoldSerializer
 from mintguard_site.api.serializers import AmountField, CurrencyField, IdentifierField, StrictSerializer, TextField
 
 REFERENCE_ID_MAX = 64
@@ -51,9 +52,14 @@ class WalletOperationSerializer(StrictSerializer):
     description = TextField()
 
 
+class WalletHoldCreateSerializer(WalletOperationSerializer):
+    # The ledger hold's own field (range, default, documentation); each serializer instance copies it.
+    expires_in = HoldCreateSerializer._declared_fields["expires_in"]
+
+
 class WalletTransactionSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The ledger transaction's id.")
-    reference_id = serializers.CharField()
+    reference_id = serializers.CharField(help_text="Your reference_id of the operation (of the hold, for a capture).")
     type = serializers.ChoiceField(choices=["topup", "bonus", "spend"])
     user_id = serializers.CharField()
     amount = serializers.IntegerField()
@@ -67,6 +73,12 @@ class WalletAccountSerializer(serializers.Serializer):
     name = serializers.CharField()
     currency = serializers.CharField()
     balance = serializers.IntegerField()
+    available = serializers.IntegerField(help_text="The balance less what the wallet's active holds reserve.")
+
+
+class WalletHoldCaptureResultSerializer(serializers.Serializer):
+    hold = HoldSerializer()
+    transaction = WalletTransactionSerializer(help_text="The spend the capture posted.")
 
 
 class WalletBalanceSerializer(serializers.Serializer):
@@ -75,6 +87,8 @@ class WalletBalanceSerializer(serializers.Serializer):
         allow_null=True, help_text="The balance when the user holds exactly one currency, else null."
     )
     totals = serializers.DictField(child=serializers.IntegerField(), help_text="Currency -> balance.")
+    available_totals = serializers.DictField(child=serializers.IntegerField(),
+                                             help_text="Currency -> available (balance less active holds).")
     accounts = WalletAccountSerializer(many=True)
 
 
@@ -117,10 +131,26 @@ BALANCE_EXAMPLE = OpenApiExample(
     response_only=True,
     status_codes=["200"],
     value={"user_id": "user-ana", "total_balance": None, "totals": {"GOLD": 35, "USD": 12000},
+           "available_totals": {"GOLD": 35, "USD": 9000},
            "accounts": [
                {"id": "0b5d6e2f-8a3b-4c1d-9e7f-1a2b3c4d5e6f", "name": "wallet:user-ana", "currency": "GOLD",
-                "balance": 35},
+                "balance": 35, "available": 35},
                {"id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10", "name": "wallet:user-ana", "currency": "USD",
-                "balance": 12000},
+                "balance": 12000, "available": 9000},
            ]},
+)
+HOLD_EXAMPLE = OpenApiExample(
+    "Hold 30.00 USD for an hour",
+    request_only=True,
+    value={"user_id": "user-ana", "amount": 3000, "currency": "USD", "reference_id": "order-8813",
+           "expires_in": 3600, "description": "Order 8813"},
+)
+HOLD_RESPONSE_EXAMPLE = OpenApiExample(
+    "Wallet hold",
+    response_only=True,
+    status_codes=["201"],
+    value={"id": "2d7c4b1a-6e8f-4a9b-8c0d-1e2f3a4b5c6d", "source_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10",
+           "destination_account_id": "a3c5e7f9-1b2d-5f4e-8a6c-0e9d8c7b6a54", "amount": 3000, "captured_amount": 0,
+           "currency": "USD", "status": "HELD", "description": "Order 8813",
+           "expires_at": "2026-11-21T11:15:00.000000Z", "created_at": "2026-11-21T10:15:00.000000Z"},
 )
