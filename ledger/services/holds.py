@@ -6,16 +6,18 @@ hold past `expires_at` already reserves nothing (the engines and `Account.availa
 clock); `holds_expire` only records that and releases its `held`.
 """
 
-from datetime import timedelta
+import functools
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
 
-from .. import locks
+from .. import engine_sql, locks
 from ..currencies import amount_check
 from ..exceptions import (
     AccountNotFound,
@@ -24,15 +26,64 @@ from ..exceptions import (
     HoldExpired,
     HoldNotActive,
     HoldNotFound,
+    LedgerError,
     ManagedAccount,
     SelfTransfer,
 )
 from ..models import Account, BalanceBucket, Direction, Hold, HoldStatus, ReferenceNamespace, Transaction
 from ..posting import insufficient_funds, system_account_named
-from .postings import Leg, NewTransaction, _account_uuid, _post, joins_transaction, system_accounts_create
+from .postings import (
+    Leg,
+    NewTransaction,
+    _account_uuid,
+    _engine,
+    _post,
+    announce,
+    joins_transaction,
+    system_accounts_create,
+    system_bucket_pick,
+)
 
 HOLD_TTL_DEFAULT = 7 * 24 * 3600  # seconds: a week
 HOLD_TTL_MAX = 30 * 24 * 3600
+
+
+def hold_refusal(code: str, detail: dict) -> LedgerError:
+    """The domain error for a refused hold, worded once for the ORM and the SQL functions alike."""
+    if code == "account_not_found":
+        return AccountNotFound(f"Account {detail['account_id']} does not exist.")
+    if code == "wallet_account":
+        return ManagedAccount(f"Account {detail['account_id']} is a wallet's account: hold it through the wallet "
+                              "routes.", account_id=str(detail["account_id"]))
+    if code == "currency_mismatch":
+        return CurrencyMismatch(f"Source is in {detail['source']} and destination in {detail['destination']}; "
+                                "a hold stays in one currency.")
+    if code == "insufficient_funds":
+        return insufficient_funds(detail["account_id"], detail["currency"], detail["available"], detail["requested"])
+    if code == "hold_not_found":
+        return HoldNotFound(f"Hold {detail['hold_id']} does not exist.")
+    hold = detail["hold"]
+    if code == "wallet_hold":
+        return ManagedAccount(f"Hold {hold['id']} is a wallet's hold: use the wallet routes.",
+                              account_id=str(hold["source_account_id"]))
+    if code == "hold_expired":
+        return HoldExpired(f"Hold {hold['id']} expired at {_instant(hold['expires_at']).isoformat()}.")
+    if code == "hold_not_active":
+        return HoldNotActive(f"Hold {hold['id']} is {hold['status']}, not HELD.")
+    if code == "capture_exceeds_hold":
+        return CaptureExceedsHold(f"Hold {hold['id']} holds {hold['amount']} {hold['currency']}; "
+                                  f"{detail['requested']} requested.")
+    raise ValueError(f"unknown hold refusal {code!r}")
+
+
+def _instant(value) -> datetime:
+    return value if isinstance(value, datetime) else parse_datetime(value)
+
+
+def _sql_db() -> str | None:
+    """The database whose SQL functions hold (PostgreSQL with the `auto` engine), else None: the ORM."""
+    engine, db = _engine()
+    return db if engine is engine_sql else None
 
 
 @joins_transaction
@@ -44,6 +95,7 @@ def hold_create(
 
     As for transfers: `accounts_owner` given, only that owner's customer accounts exist, and
     `refuse_managed` refuses a wallet's account (the wallets app holds its own with it False).
+    A system destination our code named (revenue, for a wallet hold) is created on first use.
     """
     amount_check(amount)
     if not 1 <= expires_in <= HOLD_TTL_MAX:
@@ -51,19 +103,42 @@ def hold_create(
     source_id, destination_id = _account_uuid(source_id), _account_uuid(destination_id)
     if source_id == destination_id:
         raise SelfTransfer("Source and destination must be different accounts.")
-    source, destination = _accounts(source_id, destination_id, accounts_owner)
-    if refuse_managed:
-        for account in (source, destination):
-            if account.managed_by:
-                raise ManagedAccount(f"Account {account.id} is a wallet's account: hold it through the wallet routes.",
-                                     account_id=str(account.id))
+    db = _sql_db()
+    reserve = functools.partial(
+        functools.partial(engine_sql.hold_create, db=db) if db else _hold_create_orm, owner=owner,
+        accounts_owner=accounts_owner, refuse_managed=refuse_managed, source_id=source_id,
+        destination_id=destination_id, amount=amount, expires_in=expires_in, description=description)
+    refusal, detail, hold = reserve()
+    named = system_account_named(destination_id)
+    if refusal == "account_not_found" and detail["account_id"] == str(destination_id) and named and \
+            accounts_owner is None:
+        system_accounts_create(currencies=[named[1]])  # nothing was written or locked yet
+        refusal, detail, hold = reserve()
+    if refusal is not None:
+        raise hold_refusal(refusal, detail)
+    return hold
+
+
+def _hold_create_orm(
+    *, owner, accounts_owner, refuse_managed, source_id, destination_id, amount, expires_in, description,
+) -> tuple[str | None, dict | None, Hold | None]:
+    """What `ledger_hold_create` does, through the ORM, with the same refusals in the same order."""
+    found = Account.objects.in_bulk([source_id, destination_id])
+    source, destination = found.get(source_id), found.get(destination_id)
+    if source is None or source.is_system or (accounts_owner is not None and source.owner != accounts_owner):
+        return "account_not_found", {"account_id": str(source_id)}, None
+    if destination is None or (accounts_owner is not None and (destination.owner != accounts_owner
+                                                               or destination.is_system)):
+        return "account_not_found", {"account_id": str(destination_id)}, None
+    if refuse_managed and (source.managed_by or destination.managed_by):
+        return "wallet_account", {"account_id": str(source.id if source.managed_by else destination.id)}, None
     if source.currency != destination.currency:
-        raise CurrencyMismatch(f"Source is in {source.currency} and destination in {destination.currency}; "
-                               "a hold stays in one currency.")
+        return "currency_mismatch", {"source": source.currency, "destination": destination.currency}, None
     bucket = locks.buckets_for_update({source.id: 0})[source.id]
     available = bucket.balance - locks.active_held({source.id: bucket})[source.id]
     if amount > available:
-        raise insufficient_funds(source.id, source.currency, available, amount)
+        return "insufficient_funds", {"account_id": str(source.id), "currency": source.currency,
+                                      "available": available, "requested": amount}, None
     now = timezone.now()
     hold = Hold.objects.create(
         owner=owner, source_account=source, destination_account=destination, amount=amount,
@@ -71,45 +146,33 @@ def hold_create(
         created_at=now,
     )
     BalanceBucket.objects.filter(pk=bucket.pk).update(held=F("held") + amount)
-    return hold
+    return None, None, hold
 
 
-def _accounts(source_id, destination_id, accounts_owner: str | None) -> tuple[Account, Account]:
-    """The source (a customer account) and the destination, as `accounts_owner` may see them.
-
-    A system destination our code named (revenue, for a wallet hold) is created on first use.
-    """
-    found = Account.objects.in_bulk([source_id, destination_id])
-    named = system_account_named(destination_id)
-    if destination_id not in found and named and accounts_owner is None:
-        system_accounts_create(currencies=[named[1]])
-        found = Account.objects.in_bulk([source_id, destination_id])
-    for account_id in (source_id, destination_id):
-        account = found.get(account_id)
-        visible = account is not None and (
-            accounts_owner is None or (account.owner == accounts_owner and not account.is_system))
-        if not visible or (account_id == source_id and account.is_system):
-            raise AccountNotFound(f"Account {account_id} does not exist.")
-    return found[source_id], found[destination_id]
-
-
-def _active_hold(hold_id, owner: str | None, refuse_managed: bool) -> Hold:
-    """Lock the hold and return it if it still reserves money, or refuse."""
+def _hold_uuid(hold_id) -> UUID:
     try:
-        hold_id = hold_id if isinstance(hold_id, UUID) else UUID(str(hold_id))
+        return hold_id if isinstance(hold_id, UUID) else UUID(str(hold_id))
     except ValueError:  # an id that cannot exist does not, as for accounts (not a 422 on the pk lookup)
         raise HoldNotFound(f"Hold {hold_id} does not exist.") from None
+
+
+def _active_hold(hold_id: UUID, owner: str | None, refuse_managed: bool, requested: int | None = None) -> Hold:
+    """Lock the hold and return it if it still reserves money (and covers `requested`), or refuse."""
     hold = locks.hold_for_update(hold_id)
     if hold is None or (owner is not None and hold.owner != owner):
-        raise HoldNotFound(f"Hold {hold_id} does not exist.")
-    if refuse_managed and hold.source_account.managed_by:
-        raise ManagedAccount(f"Hold {hold.id} is a wallet's hold: use the wallet routes.",
-                             account_id=str(hold.source_account_id))
+        raise hold_refusal("hold_not_found", {"hold_id": hold_id})
+    detail = {"hold": {"id": hold.id, "source_account_id": hold.source_account_id, "status": hold.status,
+                       "expires_at": hold.expires_at, "amount": hold.amount, "currency": hold.currency},
+              "requested": requested}
     status = hold.current_status
+    if refuse_managed and hold.source_account.managed_by:
+        raise hold_refusal("wallet_hold", detail)
     if status == HoldStatus.EXPIRED:
-        raise HoldExpired(f"Hold {hold.id} expired at {hold.expires_at.isoformat()}.")
+        raise hold_refusal("hold_expired", detail)
     if status != HoldStatus.HELD:
-        raise HoldNotActive(f"Hold {hold.id} is {status}, not HELD.")
+        raise hold_refusal("hold_not_active", detail)
+    if requested is not None and requested > hold.amount:
+        raise hold_refusal("capture_exceeds_hold", detail)
     return hold
 
 
@@ -134,11 +197,28 @@ def hold_capture(
     `owner` given, another owner's hold does not exist. The transfer's reference is the hold's
     (`Hold.capture_reference`), so a hold is captured once whatever the callers do.
     """
-    hold = _active_hold(hold_id, owner, refuse_managed)
+    hold_id = _hold_uuid(hold_id)
+    if amount is not None:
+        amount_check(amount)
+    db = _sql_db()
+    if db is None:
+        return _hold_capture_orm(hold_id, amount, owner, refuse_managed, kind, metadata)
+    capture = functools.partial(engine_sql.hold_capture, hold_id=hold_id, owner=owner, refuse_managed=refuse_managed,
+                                amount=amount, kind=kind, metadata=metadata, db=db)
+    refusal, detail, hold, txn = capture(bucket=system_bucket_pick())
+    if refusal == "system_accounts_missing":  # a bucket the setting added since: nothing was written yet
+        system_accounts_create(currencies=detail["currencies"])
+        refusal, detail, hold, txn = capture(bucket=system_bucket_pick())
+    if refusal is not None:
+        raise hold_refusal(refusal, detail)
+    announce([(txn, False)], db=db)
+    return hold, txn
+
+
+def _hold_capture_orm(hold_id, amount, owner, refuse_managed, kind, metadata) -> tuple[Hold, Transaction]:
+    """What `ledger_hold_capture` does, through the ORM."""
+    hold = _active_hold(hold_id, owner, refuse_managed, requested=amount)
     amount = hold.amount if amount is None else amount
-    amount_check(amount)
-    if amount > hold.amount:
-        raise CaptureExceedsHold(f"Hold {hold.id} holds {hold.amount} {hold.currency}; {amount} requested.")
     # Ended before the posting, so the posting's own check no longer counts it as reserved.
     _release(hold, HoldStatus.CAPTURED, captured_amount=amount)
     destination = hold.destination_account
@@ -154,7 +234,7 @@ def hold_capture(
 @joins_transaction
 def hold_void(*, hold_id, owner: str | None = None, refuse_managed: bool = True) -> Hold:
     """Release a HELD hold whole: nothing moves."""
-    hold = _active_hold(hold_id, owner, refuse_managed)
+    hold = _active_hold(_hold_uuid(hold_id), owner, refuse_managed)
     _release(hold, HoldStatus.VOIDED)
     _give_back(hold)
     return hold

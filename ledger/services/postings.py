@@ -142,9 +142,14 @@ def _request(
             request.leg_currencies.append(currency)
             request.leg_directions.append(leg.direction)
             request.leg_amounts.append(leg.amount)
-            # Not for security: any spread of buckets is correct, an even one is merely faster.
-            request.leg_buckets.append(random.randrange(spread) if system else 0)  # noqa: S311  # nosec B311
+            request.leg_buckets.append(system_bucket_pick(spread) if system else 0)
     return request
+
+
+def system_bucket_pick(spread: int | None = None) -> int:
+    """A system account's bucket for one transaction, at random (see `_request`)."""
+    # Not for security: any spread of buckets is correct, an even one is merely faster.
+    return random.randrange(spread or system_bucket_count())  # noqa: S311  # nosec B311
 
 
 def _engine():
@@ -207,14 +212,19 @@ def _post(
         # First use of a currency, or of a raised bucket count: nothing was written or locked yet.
         system_accounts_create(currencies=missing.currencies)
         posted = engine.post(request, db=db)
-    # After commit: an outer transaction (an idempotent API request) may still roll this back.
+    announce(posted, db=db)
+    return [txn for txn, _ in posted]
+
+
+def announce(posted: Sequence[tuple[Transaction, bool]], *, db: str) -> None:
+    """Send `transaction_posted` for each newly posted transaction, after commit: an outer
+    transaction (an idempotent API request) may still roll it back."""
     for txn, posted_before in posted:
         if not posted_before:
             transaction.on_commit(
                 lambda txn=txn: signals.transaction_posted.send_robust(sender=Transaction, transaction=txn),
                 using=db, robust=True,
             )
-    return [txn for txn, _ in posted]
 
 
 def _account_uuid(account_id) -> UUID:
