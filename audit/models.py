@@ -26,6 +26,8 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     RECONCILIATION_STARTED = "reconciliation.started", "Reconciliation started"
+    AUTHORIZATION_VOIDED = "authorization.voided", "Authorization voided"
+    HOLD_VOIDED = "hold.voided", "Hold voided"
 
 
 class AuditEntryQuerySet(models.QuerySet):

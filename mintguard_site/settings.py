@@ -292,6 +292,8 @@ MINTGUARD_LEDGER_ENGINE = env.str("MINTGUARD_LEDGER_ENGINE", default="auto", cho
 MINTGUARD_IDEMPOTENCY_TTL = env.int("MINTGUARD_IDEMPOTENCY_TTL", default=86400)
 MINTGUARD_PLATFORM_FEE_BPS = env.int("MINTGUARD_PLATFORM_FEE_BPS", default=0, minimum=0, maximum=10_000)
 MINTGUARD_PROVIDER_TIMEOUT = env.float("MINTGUARD_PROVIDER_TIMEOUT", default=0.5)
+# Seconds an authorization lives uncaptured before it expires (payments: authorize now, capture later).
+MINTGUARD_AUTHORIZATION_TTL = env.int("MINTGUARD_AUTHORIZATION_TTL", default=604_800, minimum=1)
 
 # The simulated provider (the default provider): outcomes of charges no X-Provider-Simulate header
 # forced, drawn from a hash of the seed and the charge's key (the same attempt, the same outcome, in

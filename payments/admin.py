@@ -5,12 +5,22 @@ from django.contrib import admin
 from ledger.admin import ReadOnlyAdmin, ReadOnlyInline
 from ledger.currencies import format_amount
 
-from .models import Order, Payment, PaymentConfirmation, Refund, SimulatedCharge, SimulatedRefund, WebhookEvent
+from .models import (
+    Order,
+    Payment,
+    PaymentConfirmation,
+    Refund,
+    SimulatedAuthorization,
+    SimulatedCharge,
+    SimulatedRefund,
+    WebhookEvent,
+)
 
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("id", "status", "amount", "provider_reference", "failure_reason", "idempotency_key", "created_at")
+    fields = ("id", "kind", "status", "amount", "captured_amount", "provider_reference", "failure_reason",
+              "idempotency_key", "created_at")
     show_change_link = True
 
 
@@ -40,8 +50,9 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("id", "order", "status", "amount", "provider_reference", "failure_reason", "created_at")
-    list_filter = ("status",)
+    list_display = ("id", "order", "kind", "status", "amount", "captured_amount", "provider_reference",
+                    "failure_reason", "created_at")
+    list_filter = ("kind", "status")
     search_fields = ("id", "order__id", "provider_reference", "idempotency_key")
     list_select_related = ("order",)
     ordering = ("-created_at",)
@@ -60,6 +71,15 @@ class RefundAdmin(ReadOnlyAdmin):
 class SimulatedChargeAdmin(ReadOnlyAdmin):
     list_display = ("reference", "outcome", "amount", "currency", "idempotency_key", "created_at")
     list_filter = ("outcome",)
+    search_fields = ("reference", "idempotency_key")
+    ordering = ("-id",)
+
+
+@admin.register(SimulatedAuthorization)
+class SimulatedAuthorizationAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "outcome", "closure", "amount", "captured_amount", "currency", "idempotency_key",
+                    "created_at")
+    list_filter = ("outcome", "closure")
     search_fields = ("reference", "idempotency_key")
     ordering = ("-id",)
 

@@ -72,3 +72,45 @@ class NoteRequired(PaymentsError):
     category = "validation"
     # The one wording, for the service's refusal and the dashboard form's alike.
     message = "A note is required: say why you mark this payment by hand."
+
+
+class PaymentKeyConflict(PaymentsError):
+    """A client key that already started another kind of attempt on this order (a charge, not an authorization)."""
+
+    code = "idempotency_key_reused"
+    title = "Payment key reused for another kind of attempt"
+    category = "conflict"
+
+
+class OrderNotCapturable(PaymentsError):
+    code = "order_not_capturable"
+    title = "Order is not capturable"
+    category = "conflict"
+
+
+class OrderNotVoidable(PaymentsError):
+    code = "order_not_voidable"
+    title = "Order is not voidable"
+    category = "conflict"
+
+
+class AuthorizationExpired(PaymentsError):
+    """The authorization outlived MINTGUARD_AUTHORIZATION_TTL: it holds nothing any more."""
+
+    code = "authorization_expired"
+    title = "Authorization expired"
+    category = "conflict"
+
+
+class CaptureExceedsAuthorization(PaymentsError):
+    code = "capture_exceeds_authorization"
+    title = "Capture exceeds the authorized amount"
+    category = "conflict"
+
+
+class ProviderUnavailable(PaymentsError):
+    """The provider did not answer a capture or void; nothing changed, and a retry asks it again."""
+
+    code = "provider_unavailable"
+    title = "Payment provider unavailable"
+    category = "conflict"

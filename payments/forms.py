@@ -9,6 +9,7 @@ from ledger.forms import parse_major_amount
 
 from .exceptions import NoteRequired
 from .models import ConfirmationOutcome, PaymentConfirmation, Refund
+from .services.authorizations import VOID_NOTE_REQUIRED
 
 
 class RefundForm(forms.Form):
@@ -56,4 +57,14 @@ class ResolvePendingForm(forms.Form):
         max_length=PaymentConfirmation._meta.get_field("note").max_length,
         widget=forms.TextInput(attrs={"placeholder": "Why? e.g. provider ticket #123"}),
         error_messages={"required": NoteRequired.message},
+    )
+
+
+class VoidForm(forms.Form):
+    """The operator's reason for voiding an authorization: required, it goes to the audit log."""
+
+    note = forms.CharField(
+        max_length=PaymentConfirmation._meta.get_field("note").max_length,
+        widget=forms.TextInput(attrs={"placeholder": "Why? e.g. buyer cancelled, ticket #123"}),
+        error_messages={"required": VOID_NOTE_REQUIRED},
     )

@@ -2,20 +2,24 @@
 
 Invariants (services check them first, for clear errors; the database is the last word):
 
-1. An order's amount is positive and 0 <= refunded_amount <= amount (CHECK); its status is one
-   of `OrderStatus` (CHECK) and changes only through `payments.transitions.order_transition`.
+1. An order's amount is positive; `paid_amount` (what was charged or captured) is 1..amount exactly
+   when the order is paid, else 0, and 0 <= refunded_amount <= paid_amount (CHECKs). Its status is
+   one of `OrderStatus` (CHECK) and changes only through `payments.transitions.order_transition`.
 2. A payment attempt is unique per (order, idempotency key): a retry of the client's key resumes
    the same attempt instead of starting a second charge (UNIQUE).
-3. An order has at most one SUCCEEDED payment and at most one payment in flight (PROCESSING or
-   PENDING) at a time (partial UNIQUE indexes), so two concurrent pays can never both charge.
+3. An order has at most one SUCCEEDED payment and at most one payment in flight or holding funds
+   (`IN_FLIGHT_PAYMENT_STATUSES`, an authorization included) at a time (partial UNIQUE indexes), so
+   two concurrent pays or authorizations can never both charge or hold.
 4. A SUCCEEDED payment carries the ledger transaction that booked it, posted under reference
-   `payment:<payment id>`; a refund carries its own, under `refund:<refund id>`. The ledger's
-   unique (owner, reference) makes booking either twice impossible.
+   `payment:<payment id>`, and its `captured_amount` (1..amount: what the provider took, all of a
+   charge, part or all of an authorization); a refund carries its own, under `refund:<refund id>`.
+   The ledger's unique (owner, reference) makes booking either twice impossible. Only an
+   authorization (`kind`) reaches the authorization statuses, and it carries when it was authorized.
 5. Refund amounts are positive (CHECK); their sum is the order's refunded_amount, kept under the
    order's row lock. A caller's refund key is unique per order (UNIQUE), so a repeated key
    returns the first refund.
-6. The simulated provider's charges and refunds are unique per provider idempotency key, as a real
-   provider's are: asking twice returns the first answer.
+6. The simulated provider's charges, authorizations and refunds are unique per provider idempotency
+   key, as a real provider's are: asking twice returns the first answer (`providers/records.py`).
 7. A checkout creates at most one order per (owner, checkout key) (partial UNIQUE), so a retried
    checkout resumes its order instead of creating a second one.
 8. Every inbound provider webhook is a `WebhookEvent` row; among the deliveries of one `event_id`
@@ -38,12 +42,17 @@ from django.utils import timezone
 from ledger.models import Transaction
 from payments import webhooks
 
+# The simulated provider's tables live with it; imported here, where Django finds models.
+from payments.providers.records import SimulatedAuthorization, SimulatedCharge, SimulatedRefund  # noqa: F401
+
 
 class OrderStatus(models.TextChoices):
     CREATED = "CREATED", "Created"
     PENDING_PAYMENT = "PENDING_PAYMENT", "Pending payment"
+    AUTHORIZED = "AUTHORIZED", "Authorized"
     PAID = "PAID", "Paid"
     FAILED = "FAILED", "Failed"
+    CANCELED = "CANCELED", "Canceled"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED", "Partially refunded"
     REFUNDED = "REFUNDED", "Refunded"
 
@@ -59,13 +68,32 @@ class PaymentStatus(models.TextChoices):
     SUCCEEDED = "SUCCEEDED", "Succeeded"
     FAILED = "FAILED", "Failed"
     PENDING = "PENDING", "Pending"  # provider unavailable, buyer trusted: awaiting confirmation
+    AUTHORIZED = "AUTHORIZED", "Authorized"  # funds held by the provider, nothing booked
+    # A capture or void claimed the authorization and was committed before the provider call:
+    # its recovery point, as PROCESSING is an attempt's.
+    CAPTURING = "CAPTURING", "Capturing"
+    VOIDING = "VOIDING", "Voiding"
+    VOIDED = "VOIDED", "Voided"
+    EXPIRED = "EXPIRED", "Expired"  # not captured within MINTGUARD_AUTHORIZATION_TTL
+
+
+class PaymentKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    AUTHORIZATION = "authorization", "Authorization"  # authorize now, capture (or void) later
 
 
 class RefundStatus(models.TextChoices):
     SUCCEEDED = "SUCCEEDED", "Succeeded"
 
 
-IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.PROCESSING, PaymentStatus.PENDING)
+# Statuses that keep the order busy: no second attempt may start beside one of them.
+HELD_PAYMENT_STATUSES = (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURING, PaymentStatus.VOIDING)
+IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.PROCESSING, PaymentStatus.PENDING, *HELD_PAYMENT_STATUSES)
+# Statuses only an authorization reaches.
+AUTHORIZATION_STATUSES = (*HELD_PAYMENT_STATUSES, PaymentStatus.VOIDED, PaymentStatus.EXPIRED)
+# Statuses whose payment says what it took: the capture claimed, or what was booked.
+CAPTURED_PAYMENT_STATUSES = (PaymentStatus.CAPTURING, PaymentStatus.SUCCEEDED)
+PAID_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
 class Order(models.Model):
@@ -77,6 +105,7 @@ class Order(models.Model):
     currency = models.CharField(max_length=12)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED)
     refunded_amount = models.BigIntegerField(default=0)
+    paid_amount = models.BigIntegerField(default=0, help_text="What was charged or captured; refunds are capped by it.")
     buyer_trust = models.CharField(max_length=10, choices=BuyerTrust.choices, default=BuyerTrust.STANDARD)
     description = models.CharField(max_length=500, blank=True, default="")
     failure_reason = models.CharField(max_length=100, blank=True, default="")
@@ -101,8 +130,13 @@ class Order(models.Model):
                 name="payments_order_checkout_key_unique",
             ),
             models.CheckConstraint(
-                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
-                name="payments_order_refunded_within_amount",
+                condition=Q(status__in=PAID_ORDER_STATUSES, paid_amount__gt=0, paid_amount__lte=F("amount"))
+                | (~Q(status__in=PAID_ORDER_STATUSES) & Q(paid_amount=0)),
+                name="payments_order_paid_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("paid_amount")),
+                name="payments_order_refunded_within_paid",
             ),
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="payments_order_status_valid"),
             models.CheckConstraint(
@@ -119,16 +153,24 @@ class Order(models.Model):
 
     @property
     def refundable_amount(self) -> int:
-        return self.amount - self.refunded_amount
+        return self.paid_amount - self.refunded_amount
 
 
 class Payment(models.Model):
-    """One attempt to charge an order, keyed by the client's Idempotency-Key."""
+    """One attempt to charge or authorize an order, keyed by the client's Idempotency-Key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=13, choices=PaymentKind.choices, default=PaymentKind.CHARGE)
     status = models.CharField(max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.PROCESSING)
-    amount = models.BigIntegerField()
+    amount = models.BigIntegerField(help_text="What was asked of the provider: the order's amount.")
+    captured_amount = models.BigIntegerField(null=True, blank=True, help_text="What the provider took (or a "
+                                             "capture in progress claims); null until then.")
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    # NULL: a void sent without a key. Only the request holding the key resumes a claimed capture.
+    closing_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, help_text="The client's key of the capture or void that claimed it."
+    )
     idempotency_key = models.CharField(max_length=255, help_text="The client's key for this attempt.")
     provider_reference = models.CharField(max_length=100, blank=True, default="")
     failure_reason = models.CharField(max_length=100, blank=True, default="")
@@ -159,6 +201,19 @@ class Payment(models.Model):
                 | (~Q(status=PaymentStatus.SUCCEEDED) & Q(ledger_transaction__isnull=True)),
                 name="payments_payment_succeeded_is_booked",
             ),
+            models.CheckConstraint(
+                # IS NOT NULL spelled out: a CHECK whose condition is NULL passes.
+                condition=Q(status__in=CAPTURED_PAYMENT_STATUSES, captured_amount__isnull=False,
+                            captured_amount__gt=0, captured_amount__lte=F("amount"))
+                | (~Q(status__in=CAPTURED_PAYMENT_STATUSES) & Q(captured_amount__isnull=True)),
+                name="payments_payment_captured_within_amount",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PaymentKind.values), name="payments_payment_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(status__in=AUTHORIZATION_STATUSES)
+                | Q(kind=PaymentKind.AUTHORIZATION, authorized_at__isnull=False),
+                name="payments_payment_authorization_statuses",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +223,16 @@ class Payment(models.Model):
     def provider_key(self) -> str:
         """The idempotency key sent to the provider: one per attempt, so a retry never charges twice."""
         return f"payment:{self.id}"
+
+    @property
+    def capture_key(self) -> str:
+        """The provider key of this authorization's one capture: every retry sends the same."""
+        return f"capture:{self.id}"
+
+    @property
+    def void_key(self) -> str:
+        """The provider key that releases this authorization (a void, or its expiry)."""
+        return f"void:{self.id}"
 
 
 class Refund(models.Model):
@@ -204,48 +269,6 @@ class Refund(models.Model):
     @property
     def provider_key(self) -> str:
         return f"refund:{self.id}"
-
-
-class SimulatedCharge(models.Model):
-    """What the simulated provider remembers of a charge: its answer, by the key it was sent."""
-
-    class Outcome(models.TextChoices):
-        SUCCEEDED = "succeeded"
-        DECLINED = "declined"
-
-    id = models.BigAutoField(primary_key=True)
-    idempotency_key = models.CharField(max_length=255, unique=True)
-    amount = models.BigIntegerField()
-    currency = models.CharField(max_length=12)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    reference = models.CharField(max_length=100, unique=True)
-    failure_reason = models.CharField(max_length=100, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simcharge_amount_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.reference} ({self.outcome})"
-
-
-class SimulatedRefund(models.Model):
-    id = models.BigAutoField(primary_key=True)
-    idempotency_key = models.CharField(max_length=255, unique=True)
-    charge_reference = models.CharField(max_length=100)
-    amount = models.BigIntegerField()
-    reference = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simrefund_amount_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return self.reference
 
 
 class ConfirmationSource(models.TextChoices):
@@ -347,7 +370,6 @@ class WebhookEvent(models.Model):
         null=True, blank=True, help_text="The whole body's length in bytes, when only a prefix is kept."
     )
     received_at = models.DateTimeField(default=timezone.now, editable=False)
-
 
     class Meta:
         constraints = [

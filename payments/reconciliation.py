@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from ledger.models import Direction, Posting
 from ledger.reconciliation import Drift, register_check
 
-from .models import Order, Payment, PaymentStatus, Refund
+from .models import HELD_PAYMENT_STATUSES, Order, OrderStatus, Payment, PaymentStatus, Refund
 from .transitions import PAID_STATUSES, status_after_refunds
 
 
@@ -30,19 +30,23 @@ def _posted(transaction_filter: dict):
 
 
 def check_orders() -> Iterator[Drift]:
-    """Every order's status, payments, refunds and ledger transactions tell one story."""
-    succeeded = Payment.objects.filter(order=OuterRef("pk"), status=PaymentStatus.SUCCEEDED)
+    """Every order's status, payments, refunds and ledger transactions tell one story.
+
+    A paid order has one succeeded payment that took its paid_amount (all of a charge, what was
+    captured of an authorization) and one payment posting of exactly that; an order not paid (an
+    AUTHORIZED one included: a hold books nothing) has none; an AUTHORIZED order holds exactly one
+    live authorization.
+    """
+    payments = Payment.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    succeeded = payments.filter(status=PaymentStatus.SUCCEEDED)
     refunds = Refund.objects.filter(order=OuterRef("pk")).order_by().values("order").annotate(total=Sum("amount"))
     orders = (
         Order.objects.order_by("pk")
         .annotate(
-            succeeded=Coalesce(
-                Subquery(succeeded.order_by().values("order").annotate(n=Count("pk")).values("n")[:1],
-                         output_field=IntegerField()),
-                Value(0),
-            ),
-            paid_amount=Coalesce(
-                Subquery(succeeded.values("amount")[:1], output_field=BigIntegerField()), Value(0),
+            succeeded=_count(succeeded),
+            held=_count(payments.filter(status__in=HELD_PAYMENT_STATUSES)),
+            captured=Coalesce(
+                Subquery(succeeded.values("captured_amount")[:1], output_field=BigIntegerField()), Value(0),
                 output_field=BigIntegerField(),
             ),
             payment_posted=_posted({"transaction__payment__order": OuterRef("pk"),
@@ -51,10 +55,10 @@ def check_orders() -> Iterator[Drift]:
                                    output_field=BigIntegerField()),
             refunds_posted=_posted({"transaction__refund__order": OuterRef("pk")}),
         )
-        .values_list("id", "currency", "status", "amount", "refunded_amount", "succeeded", "paid_amount",
-                     "payment_posted", "refunds_total", "refunds_posted")
+        .values_list("id", "currency", "status", "amount", "paid_amount", "refunded_amount", "succeeded", "held",
+                     "captured", "payment_posted", "refunds_total", "refunds_posted")
     )
-    for (order_id, currency, status, amount, refunded, succeeded_count, paid_amount, payment_posted,
+    for (order_id, currency, status, amount, paid, refunded, succeeded_count, held, captured, payment_posted,
          refunds_total, refunds_posted) in orders.iterator(chunk_size=2000):
         order = str(order_id)
         drift = functools.partial(_drift, order=order, status=status, amount=amount, currency=currency)
@@ -62,19 +66,29 @@ def check_orders() -> Iterator[Drift]:
         if succeeded_count != (1 if is_paid else 0):
             yield drift("order_payment_count", f"has {succeeded_count} succeeded payments, expected "
                         f"{1 if is_paid else 0}.", 1 if is_paid else 0, succeeded_count)
-        if is_paid and (paid_amount != amount or payment_posted != amount):
-            yield drift("order_payment_matches_ledger", f"payment of {paid_amount} posted as {payment_posted} "
-                        f"in the ledger, expected {amount}.", amount, payment_posted)
+        if is_paid and (not paid or captured != paid or payment_posted != paid):
+            yield drift("order_payment_matches_ledger", f"paid {paid}: its payment took {captured}, posted as "
+                        f"{payment_posted} in the ledger.", paid, payment_posted)
         if not is_paid and payment_posted:
             yield drift("order_payment_matches_ledger", f"is not paid but {payment_posted} is posted.", 0,
                         payment_posted)
+        expected_held = 1 if status == OrderStatus.AUTHORIZED else 0
+        if held != expected_held:
+            yield drift("order_authorization_count", f"has {held} live authorizations, expected {expected_held}.",
+                        expected_held, held)
         if not refunded == refunds_total == refunds_posted:
             yield drift("order_refunds_match_ledger", f"refunded_amount {refunded}, refunds total {refunds_total}, "
                         f"posted {refunds_posted}.", refunded, refunds_posted)
-        expected_status = status_after_refunds(amount=amount, refunded=refunded) if is_paid else status
+        expected_status = status_after_refunds(paid=paid, refunded=refunded) if is_paid else status
         if expected_status != status:
-            yield drift("order_status_matches_refunds", f"refunded {refunded} of {amount} means {expected_status}.",
+            yield drift("order_status_matches_refunds", f"refunded {refunded} of {paid} paid means {expected_status}.",
                         expected_status, status)
+
+
+def _count(payments):
+    """The number of these payments of the order, 0 when none."""
+    counted = payments.annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def _drift(check: str, message: str, expected, actual, *, order: str, status: str, amount: int, currency: str) -> Drift:

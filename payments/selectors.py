@@ -14,12 +14,24 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from audit.models import AuditEntry
 from audit.selectors import audit_history
+from ledger.currencies import format_amount
 from ledger.models import Direction, Posting
 from mintguard_site.api.pagination import keyset_after
 from mintguard_site.api.selectors import owner_names
 
 from .exceptions import OrderNotFound
-from .models import Order, OrderStatus, Payment, PaymentConfirmation, PaymentStatus, Refund, WebhookEvent
+from .models import (
+    HELD_PAYMENT_STATUSES,
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentConfirmation,
+    PaymentKind,
+    PaymentStatus,
+    Refund,
+    WebhookEvent,
+)
+from .policies import authorization_expires_at
 from .transitions import status_after_refunds
 
 
@@ -50,6 +62,19 @@ def pending_payments_before(*, cutoff: datetime) -> list[Payment]:
         )
         .select_related("order")
         .order_by("created_at", "id")
+    )
+
+
+def authorizations_due(*, expired_before: datetime, claimed_before: datetime) -> list[Payment]:
+    """Return the authorizations the expiry job settles, oldest first: those AUTHORIZED at or before
+    `expired_before`, and the captures and voids claimed at or before `claimed_before` (abandoned)."""
+    return list(
+        Payment.objects.filter(
+            Q(status=PaymentStatus.AUTHORIZED, authorized_at__lte=expired_before)
+            | Q(status__in=(PaymentStatus.CAPTURING, PaymentStatus.VOIDING), updated_at__lte=claimed_before)
+        )
+        .select_related("order")
+        .order_by("authorized_at", "id")
     )
 
 
@@ -153,6 +178,11 @@ class OrderDetail:
     names: dict[str, str] = field(default_factory=dict)
 
     @property
+    def authorization(self) -> Payment | None:
+        """The order's live authorization, what a capture or void acts on, if it has one."""
+        return next((p for p in reversed(self.payments) if p.status in HELD_PAYMENT_STATUSES), None)
+
+    @property
     def ledger_balanced(self) -> bool:
         last = self.ledger_lines[-1] if self.ledger_lines else None
         return last is None or last.total_debits == last.total_credits
@@ -186,6 +216,9 @@ def order_timeline(detail: OrderDetail) -> list[TimelineEvent]:
     events = [TimelineEvent(order.created_at, "Order created", order.description, OrderStatus.CREATED)]
     confirmed = {c.payment_id for c in detail.confirmations if c.result == "applied"}
     for payment in detail.payments:
+        if payment.kind == PaymentKind.AUTHORIZATION:
+            events += authorization_timeline(payment, order=order, confirmed=payment.id in confirmed)
+            continue
         events.append(TimelineEvent(payment.created_at, f"Payment attempt {str(payment.id)[:8]} started"))
         if payment.status == PaymentStatus.SUCCEEDED and payment.id not in confirmed:
             events.append(TimelineEvent(payment.updated_at, "Charge succeeded", payment.provider_reference,
@@ -211,9 +244,38 @@ def order_timeline(detail: OrderDetail) -> list[TimelineEvent]:
     refunded = 0
     for refund in detail.refunds:
         refunded += refund.amount
-        status = status_after_refunds(amount=order.amount, refunded=refunded)
+        status = status_after_refunds(paid=order.paid_amount, refunded=refunded)
         events.append(TimelineEvent(refund.created_at, f"Refund {str(refund.id)[:8]}", refund.reason, status))
     events.sort(key=lambda e: e.at)
+    return events
+
+
+def authorization_timeline(payment: Payment, *, order: Order, confirmed: bool) -> list[TimelineEvent]:
+    """The steps of one authorization: asked, authorized (or not), then captured, voided or expired."""
+    S, P = OrderStatus, PaymentStatus
+    events = [TimelineEvent(payment.created_at, f"Authorization {str(payment.id)[:8]} started")]
+    if payment.status == P.FAILED and not confirmed:
+        return [*events, TimelineEvent(payment.updated_at, "Authorization failed", payment.failure_reason, S.FAILED)]
+    if payment.status == P.PENDING or confirmed:  # confirmed later: it had waited for the provider
+        events.append(TimelineEvent(payment.created_at, "Provider unavailable: authorization left pending",
+                                    "trusted buyer under the outage cap", S.PENDING_PAYMENT))
+    if payment.authorized_at is None:
+        return events
+    expires = authorization_expires_at(payment)
+    held = f"{format_amount(payment.amount, order.currency)} held until {expires:%Y-%m-%d %H:%M} UTC"
+    events.append(TimelineEvent(payment.authorized_at, "Funds authorized", f"{held} · {payment.provider_reference}",
+                                S.AUTHORIZED))
+    if payment.status == P.SUCCEEDED:
+        captured = format_amount(payment.captured_amount, order.currency)
+        rest = payment.amount - payment.captured_amount
+        detail = captured + (f", {format_amount(rest, order.currency)} released" if rest else "")
+        events.append(TimelineEvent(payment.updated_at, "Captured", detail, S.PAID))
+    elif payment.status == P.VOIDED:
+        events.append(TimelineEvent(payment.updated_at, "Authorization voided", "the hold was released", S.CANCELED))
+    elif payment.status == P.EXPIRED:
+        events.append(TimelineEvent(payment.updated_at, "Authorization expired", "not captured in time", S.CANCELED))
+    elif payment.status in (P.CAPTURING, P.VOIDING):
+        events.append(TimelineEvent(payment.updated_at, f"{payment.get_status_display()}: waiting for the provider"))
     return events
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/", views.order_list, name="orders"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/refund/", views.order_refund, name="order-refund"),
+    path("orders/<uuid:order_id>/void/", views.order_void, name="order-void"),
     path("pending/", views.pending_list, name="pending"),
     path("pending/<uuid:order_id>/resolve/", views.pending_resolve, name="pending-resolve"),
     path("refunds/", views.refund_list, name="refunds"),

@@ -1,9 +1,9 @@
-"""Dashboard pages of payments: orders, an order, its refund form, the pending queue, refunds.
+"""Dashboard pages of payments: orders, an order, its refund and void forms, the pending queue, refunds.
 
 Thin function views: parse the request, call a selector or an operator service, render a page or,
-for htmx, the fragment it swaps. Refunds and resolutions go through `services.operator_refund` and
-`services.operator_resolve_pending`, which run the API's own services and write the audit entry
-in the same transaction.
+for htmx, the fragment it swaps. Refunds, voids and resolutions go through `services.operator_refund`,
+`services.operator_void` and `services.operator_resolve_pending`, which run the API's own services
+and write the audit entry in the transaction that records the action.
 """
 
 from django.contrib import messages
@@ -18,8 +18,9 @@ from mintguard_site.errors import DomainError
 
 from . import searches, selectors, services
 from .exceptions import OrderNotRefundable, RefundExceedsRemaining
-from .forms import RefundForm, ResolvePendingForm
+from .forms import RefundForm, ResolvePendingForm, VoidForm
 from .models import BuyerTrust, ConfirmationResult, Order, OrderStatus
+from .policies import authorization_expires_at
 
 
 @require_GET
@@ -42,18 +43,28 @@ def _refundable(order: Order) -> bool:
     return True
 
 
-def _order_context(request, order, *, refund_form=None, confirm=None) -> dict:
+def _order_context(request, order, *, refund_form=None, confirm=None, void_form=None, void_review=False) -> dict:
     may_refund = request.user.has_perm("payments.refund_order")
     if may_refund and refund_form is None and _refundable(order):
         refund_form = RefundForm.fresh(order=order)
+    detail = selectors.order_detail(order=order)
+    authorization = detail.authorization
+    if may_refund and void_form is None and order.status == OrderStatus.AUTHORIZED:
+        void_form = VoidForm()
     return {
         "order": order,
-        "detail": selectors.order_detail(order=order),
+        "detail": detail,
         # A submitted form stays on screen with its errors even if the order stopped being refundable.
         "can_refund": may_refund and refund_form is not None,
         "refund_form": refund_form,
         "refund_rest": minor_to_major(order.refundable_amount, order.currency),  # what "Refund the rest" fills in
         "confirm": confirm,
+        # Voiding hands the buyer back held funds as a refund hands back paid ones: the same permission.
+        "can_void": may_refund and void_form is not None,
+        "void_form": void_form,
+        "void_review": void_review,
+        "authorization": authorization,
+        "authorization_expires_at": authorization_expires_at(authorization) if authorization else None,
     }
 
 
@@ -119,6 +130,44 @@ def _refund_response(request, order, *, form, step, confirm=None, status=200):
     context = _order_context(request, order, refund_form=form, confirm=confirm)
     # Review answers replace the refund panel; confirm answers replace the whole order body.
     partial = "payments/_order_body.html" if step == "confirm" else "payments/_refund_panel.html"
+    return render_page(request, "payments/order_detail.html", context, partial=partial, status=status)
+
+
+@require_POST
+@operator_required("payments.refund_order")
+def order_void(request, order_id):
+    """Void an order's authorization with a note, in two steps as refunds: "review" asks, "confirm" voids.
+
+    The question names the order and the amount held; only its Confirm calls the provider. htmx
+    swaps the void panel for the question, and the whole order body once voided.
+    """
+    order = get_object_or_404(Order, pk=order_id)
+    form = VoidForm(request.POST)
+    step = request.POST.get("step", "review")
+    if not form.is_valid():
+        return _void_response(request, order, form=form, step=step, status=422)
+    if step != "confirm":  # "edit" goes back from the question to the form, with the note typed
+        if order.status != OrderStatus.AUTHORIZED:  # early feedback only: the service asks again
+            form.add_error(None, f"Order is {order.get_status_display().lower()}: nothing to void.")
+            return _void_response(request, order, form=form, step=step, status=409)
+        return _void_response(request, order, form=form, step=step, review=step != "edit")
+    try:
+        result = services.operator_void(actor=request.user, order_id=order.pk, note=form.cleaned_data["note"])
+    except DomainError as error:  # voided or captured meanwhile, expired, provider down: shown by the form
+        form.add_error(None, error.detail)
+        return _void_response(request, get_object_or_404(Order, pk=order_id), form=form, step=step, status=409)
+    held = format_amount(result.payment.amount, result.order.currency)
+    messages.success(request, f"Voided: the {held} held for order {str(order.pk)[:8]} was released.")
+    if wants_partial(request):
+        return render_page(request, "payments/order_detail.html", _order_context(request, result.order),
+                           partial="payments/_order_body.html")
+    return redirect("payments:order-detail", order_id=order.pk)
+
+
+def _void_response(request, order, *, form, step, review=False, status=200):
+    context = _order_context(request, order, void_form=form, void_review=review)
+    # The question and refusals before it replace the void panel; a confirm's answer the whole order body.
+    partial = "payments/_order_body.html" if step == "confirm" else "payments/_void_panel.html"
     return render_page(request, "payments/order_detail.html", context, partial=partial, status=status)
 
 

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit.models import AuditAction
 from audit.services import audit_record
 
 from .. import engine_sql, locks
@@ -253,8 +254,7 @@ def operator_hold_void(*, hold_id, user, note: str) -> Hold:
     hold = hold_void(hold_id=hold_id, refuse_managed=False)
     after = {"status": hold.status, "amount": hold.amount, "currency": hold.currency,
              "source_account_id": str(hold.source_account_id)}
-    # "hold.voided" is not yet an `AuditAction` member (that needs an audit migration); the log shows it as is.
-    audit_record(actor=user, action="hold.voided", target_type="hold", target_id=hold.pk,
+    audit_record(actor=user, action=AuditAction.HOLD_VOIDED, target_type="hold", target_id=hold.pk,
                  before={**after, "status": HoldStatus.HELD}, after=after, note=note)  # hold_void voids only HELD
     return hold
 

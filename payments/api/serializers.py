@@ -47,6 +47,15 @@ class ProviderWebhookSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=["PAID", "FAILED"])
 
 
+class CaptureRequestSerializer(StrictSerializer):
+    amount = AmountField(required=False, help_text="Minor units to capture, at most the authorized amount; default: "
+                                                   "all of it. Less is a partial capture: the rest is released.")
+
+
+class VoidRequestSerializer(StrictSerializer):
+    """A void takes no fields: it releases the whole authorization."""
+
+
 class RefundRequestSerializer(StrictSerializer):
     amount = AmountField(required=False, help_text="Minor units to refund; default: all that remains.")
     reason = TextField()
@@ -63,6 +72,8 @@ class OrderSerializer(serializers.Serializer):
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.values)
     refunded_amount = serializers.IntegerField()
+    paid_amount = serializers.IntegerField(
+        help_text="What was charged, or captured of an authorization (0 until then); refunds are capped by it.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -74,8 +85,13 @@ class OrderListSerializer(serializers.Serializer):
 
 class PaymentSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=[s for s in PaymentStatus.values if s != PaymentStatus.PROCESSING])
-    amount = serializers.IntegerField()
+    # PROCESSING, CAPTURING and VOIDING are recovery points inside one request, never an answer.
+    status = serializers.ChoiceField(choices=[
+        s for s in PaymentStatus.values if s not in (PaymentStatus.PROCESSING, PaymentStatus.CAPTURING,
+                                                      PaymentStatus.VOIDING)
+    ])
+    amount = serializers.IntegerField(help_text="What was asked of the provider: the order's amount (an authorization: "
+                                                "what it holds). What it took is the order's paid_amount.")
     provider_reference = serializers.CharField(allow_null=True)
     failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -157,7 +173,7 @@ class LedgerSummarySerializer(serializers.Serializer):
 
 _ORDER = {
     "id": "5f0c3f4e-8d2a-4a57-9d4b-2f1e0c9b7a61", "user_id": "user-42", "seller_id": "seller-7",
-    "amount": 1200, "currency": "USD", "status": "PAID", "refunded_amount": 0,
+    "amount": 1200, "currency": "USD", "status": "PAID", "refunded_amount": 0, "paid_amount": 1200,
     "created_at": "2026-01-15T10:00:00Z", "updated_at": "2026-01-15T10:00:01Z",
 }
 
@@ -168,7 +184,7 @@ ORDER_CREATE_EXAMPLE = OpenApiExample(
 )
 ORDER_EXAMPLE = OpenApiExample(
     "An order", response_only=True, status_codes=["200", "201"],
-    value={**_ORDER, "status": "CREATED", "updated_at": "2026-01-15T10:00:00Z"},
+    value={**_ORDER, "status": "CREATED", "paid_amount": 0, "updated_at": "2026-01-15T10:00:00Z"},
 )
 ORDER_LIST_EXAMPLE = OpenApiExample(
     "A page of orders", response_only=True, value={"results": [_ORDER], "next_cursor": None},
@@ -181,6 +197,28 @@ PAY_RESPONSE_EXAMPLE = OpenApiExample(
         "provider_reference": "sim_ch_3a1f0c9b2e7d4a6f8b1c0d2e", "failure_reason": None,
         "created_at": "2026-01-15T10:00:01Z",
     }},
+)
+_AUTHORIZATION = {
+    "id": "c2b9f0a4-1d4e-4f0b-8a8e-6f3f2b7d9e10", "status": "AUTHORIZED", "amount": 1200,
+    "provider_reference": "sim_au_7d1e0c9b2e7d4a6f8b1c0d2e", "failure_reason": None,
+    "created_at": "2026-01-15T10:00:01Z",
+}
+AUTHORIZE_RESPONSE_EXAMPLE = OpenApiExample(
+    "Funds held, nothing booked", response_only=True, status_codes=["201"],
+    value={"order": {**_ORDER, "status": "AUTHORIZED", "paid_amount": 0}, "payment": _AUTHORIZATION},
+)
+CAPTURE_REQUEST_EXAMPLE = OpenApiExample(
+    "Capture 8.00 USD of 12.00 authorized (the rest is released)", request_only=True, value={"amount": 800},
+)
+CAPTURE_RESPONSE_EXAMPLE = OpenApiExample(
+    "Partial capture", response_only=True, status_codes=["201"],
+    value={"order": {**_ORDER, "paid_amount": 800, "updated_at": "2026-01-16T09:00:00Z"},
+           "payment": {**_AUTHORIZATION, "status": "SUCCEEDED"}},
+)
+VOID_RESPONSE_EXAMPLE = OpenApiExample(
+    "Authorization released", response_only=True, status_codes=["200"],
+    value={"order": {**_ORDER, "status": "CANCELED", "paid_amount": 0, "updated_at": "2026-01-16T09:00:00Z"},
+           "payment": {**_AUTHORIZATION, "status": "VOIDED"}},
 )
 REFUND_REQUEST_EXAMPLE = OpenApiExample(
     "Refund 3.00 USD", request_only=True, value={"amount": 300, "reason": "Chipped handle"},

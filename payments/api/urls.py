@@ -5,12 +5,16 @@ from django.urls import path
 from mintguard_site.api.auth import scoped
 from mintguard_site.api.models import Scope
 
-from . import views
+from . import authorizations, views
 
 urlpatterns = [
     path("orders", scoped(views.OrderListCreate, Scope.PAYMENTS), name="order-list"),
     path("orders/<str:order_id>", scoped(views.OrderDetail, Scope.PAYMENTS), name="order-detail"),
     path("orders/<str:order_id>/pay", scoped(views.OrderPay, Scope.PAYMENTS), name="order-pay"),
+    path("orders/<str:order_id>/authorize", scoped(authorizations.OrderAuthorize, Scope.PAYMENTS),
+         name="order-authorize"),
+    path("orders/<str:order_id>/capture", scoped(authorizations.OrderCapture, Scope.PAYMENTS), name="order-capture"),
+    path("orders/<str:order_id>/void", scoped(authorizations.OrderVoid, Scope.PAYMENTS), name="order-void"),
     path("orders/<str:order_id>/refund", scoped(views.OrderRefund, Scope.PAYMENTS), name="order-refund"),
     path("orders/<str:order_id>/ledger", scoped(views.OrderLedger, Scope.PAYMENTS), name="order-ledger"),
     # The platform's books, other clients' totals included: not part of taking payments.

@@ -6,7 +6,7 @@ Thin: parse, call one service, render.
 import io
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -48,6 +48,11 @@ def payment_body(payment: Payment) -> dict:
     })
 
 
+def pay_body(result: services.PayResult) -> dict:
+    """The answer of pay, authorize, capture and void: the order and the payment, as they left them."""
+    return {"order": order_body(result.order), "payment": payment_body(result.payment)}
+
+
 def checkout_body(order: Order) -> dict:
     return _checkout({
         "order_id": order.id, "status": order.status, "ready_to_ship": order.status == OrderStatus.PAID,
@@ -74,9 +79,17 @@ SIMULATE_PARAMETER = OpenApiParameter(
     description="Simulated provider only (ignored by a real one): force the charge's outcome. `timeout` waits "
                 "MINTGUARD_PROVIDER_TIMEOUT and, like `outage`, counts as the provider being unavailable.",
 )
-NOT_PAYABLE = problem(
-    "Conflict: order_not_payable (paid, pending, refunded, or a payment in progress), "
-    "idempotency_key_reused, idempotency_key_in_use", "order_not_payable", 409,
+def conflicts(description: str, *codes: str) -> OpenApiResponse:
+    """A 409 documented with an example of each code a client may branch on (the first is the usual one)."""
+    response = problem(description, codes[0], 409)
+    response.examples = [example for code in codes for example in problem(description, code, 409).examples]
+    return response
+
+
+NOT_PAYABLE = conflicts(
+    "Conflict: order_not_payable (paid, pending, authorized, canceled, refunded, or a payment in progress), "
+    "idempotency_key_reused (also: the key already started the other kind of attempt, a pay or an authorization), "
+    "idempotency_key_in_use", "order_not_payable", "idempotency_key_reused", "idempotency_key_in_use",
 )
 WEBHOOK_UNAUTHORIZED = problem("Missing or bad signature, or a stale timestamp", "invalid_webhook_signature", 401)
 WEBHOOK_THROTTLED = problem(
@@ -149,7 +162,7 @@ class OrderPay(APIView):
             order_id=order_id, owner=visible_owner(request), idempotency_key=request.idempotency_key,
             buyer_trust=data.get("buyer_trust"), simulate=provider_simulation(request),
         )
-        return Response({"order": order_body(result.order), "payment": payment_body(result.payment)}, status=201)
+        return Response(pay_body(result), status=201)
 
 
 class Checkout(APIView):

@@ -9,12 +9,21 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .base import ChargeResult, ChargeStatus, PaymentProvider, RefundOutcome, RefundResult
+from .base import (
+    CaptureResult,
+    CaptureStatus,
+    ChargeResult,
+    ChargeStatus,
+    PaymentProvider,
+    RefundOutcome,
+    RefundResult,
+)
 
 SIMULATOR = "payments.providers.simulator.SimulatedProvider"
 
 __all__ = [
-    "ChargeResult", "ChargeStatus", "PaymentProvider", "RefundOutcome", "RefundResult", "get_provider",
+    "CaptureResult", "CaptureStatus", "ChargeResult", "ChargeStatus", "PaymentProvider", "RefundOutcome",
+    "RefundResult", "get_provider",
 ]
 
 

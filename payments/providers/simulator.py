@@ -13,6 +13,13 @@ A request may force the outcome with `X-Provider-Simulate`:
 Unavailable answers record nothing: the simulated provider never saw the charge, so a lookup
 returns None and a retry with the same key may still charge.
 
+Authorizations work as charges do (`authorize`, the same headers and draws), and are then closed
+once: `capture` takes part or all of the hold, `void` releases it, whichever comes first (one
+compare-and-set); asking again, by either call, answers how it closed. A capture or void is
+unavailable only when forced (`timeout`, `outage`, or the whole provider down): its key is fixed by
+its authorization, so a drawn failure would repeat on every retry. Nothing declines a capture or
+void of an open authorization (the funds are held), so `decline` changes nothing there.
+
 A charge nobody forced draws its outcome from settings, deterministically: the draw is a hash of
 MINTGUARD_SIMULATOR_SEED and the charge's idempotency key, so the same attempt gets the same
 outcome in every process and every run, and different attempts spread over the configured rates
@@ -29,14 +36,25 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from .. import rows
-from ..models import SimulatedCharge, SimulatedRefund
-from .base import ChargeResult, ChargeStatus, PaymentProvider, RefundOutcome, RefundResult
+from .base import (
+    CaptureResult,
+    CaptureStatus,
+    ChargeResult,
+    ChargeStatus,
+    PaymentProvider,
+    RefundOutcome,
+    RefundResult,
+)
+from .records import SimulatedAuthorization, SimulatedCharge, SimulatedRefund
 
 SUCCESS, DECLINE, TIMEOUT, OUTAGE = "success", "decline", "timeout", "outage"
 SIMULATIONS = frozenset({SUCCESS, DECLINE, TIMEOUT, OUTAGE})
 DECLINE_REASON = "card_declined"
 REFUND_COLUMNS = ("idempotency_key", "charge_reference", "amount", "reference", "created_at")
+# The columns a new charge or authorization is inserted with (an authorization open: no closure yet).
 CHARGE_COLUMNS = ("idempotency_key", "amount", "currency", "outcome", "reference", "failure_reason", "created_at")
+AUTHORIZATION_COLUMNS = (*CHARGE_COLUMNS, "closure", "closed_by_key")
+Hold = SimulatedAuthorization
 
 
 def _reference(prefix: str, idempotency_key: str) -> str:
@@ -50,10 +68,20 @@ def outcome_draw(*, seed: str, idempotency_key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _charge_result(charge: SimulatedCharge) -> ChargeResult:
-    if charge.outcome == SimulatedCharge.Outcome.SUCCEEDED:
-        return ChargeResult(ChargeStatus.SUCCEEDED, charge.reference)
-    return ChargeResult(ChargeStatus.DECLINED, charge.reference, charge.failure_reason)
+def _attempt_result(record: SimulatedCharge | SimulatedAuthorization) -> ChargeResult:
+    # The outcomes are named as the answers are: succeeded, authorized, declined.
+    return ChargeResult(record.outcome, record.reference, record.failure_reason)
+
+
+def _recorded(model: type[SimulatedCharge | SimulatedAuthorization], idempotency_key: str) -> ChargeResult | None:
+    record = model.objects.filter(idempotency_key=idempotency_key).first()
+    return None if record is None else _attempt_result(record)
+
+
+def _closure_result(hold: SimulatedAuthorization) -> CaptureResult:
+    if hold.closure == Hold.Closure.CAPTURED:
+        return CaptureResult(CaptureStatus.CAPTURED, hold.captured_amount, hold.reference)
+    return CaptureResult(CaptureStatus.VOIDED, 0, hold.reference)
 
 
 class SimulatedProvider(PaymentProvider):
@@ -81,7 +109,16 @@ class SimulatedProvider(PaymentProvider):
     def timeout_seconds(self) -> float:
         return settings.MINTGUARD_PROVIDER_TIMEOUT
 
-    def charge(self, *, idempotency_key: str, amount: int, currency: str, simulate: str | None = None) -> ChargeResult:
+    def _unavailable(self, outcome: str) -> str:
+        """Answer as an unavailable provider does: wait out the timeout if that is the outcome; return why."""
+        if outcome == TIMEOUT:
+            time.sleep(self.timeout_seconds())
+            return "provider_timeout"
+        return "provider_outage"
+
+    def _attempt(self, model, *, idempotency_key: str, amount: int, currency: str, simulate: str | None,
+                 succeeded: str, prefix: str) -> ChargeResult:
+        """Charge or authorize: record the outcome once per key, the first answer wins."""
         if simulate is not None and simulate not in SIMULATIONS:
             raise ValueError(f"unknown simulation {simulate!r}")
         if simulate is None and self.is_down():
@@ -89,36 +126,73 @@ class SimulatedProvider(PaymentProvider):
         outcome = simulate or self.default_outcome(idempotency_key=idempotency_key, amount=amount, currency=currency)
         if outcome in (TIMEOUT, OUTAGE):
             # Unavailable records nothing, but an earlier answer for this key still stands.
-            existing = self._recorded(idempotency_key)
+            existing = _recorded(model, idempotency_key)
             if existing is not None:
                 return existing
-            if outcome == TIMEOUT:
-                time.sleep(self.timeout_seconds())
-                return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_timeout")
-            return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_outage")
+            return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason=self._unavailable(outcome))
         declined = outcome == DECLINE
-        charge = SimulatedCharge(
+        record = model(
             idempotency_key=idempotency_key,
             amount=amount,
             currency=currency,
-            outcome=SimulatedCharge.Outcome.DECLINED if declined else SimulatedCharge.Outcome.SUCCEEDED,
-            reference=_reference("sim_ch", idempotency_key),
+            outcome=model.Outcome.DECLINED if declined else succeeded,
+            reference=_reference(prefix, idempotency_key),
             failure_reason=DECLINE_REASON if declined else "",
             created_at=timezone.now(),
         )
-        # One statement for a fresh key; only a key charged before is read back, and its first answer wins.
-        if rows.insert_unless_conflict(charge, CHARGE_COLUMNS, unique="idempotency_key"):
-            return _charge_result(charge)
-        return self._recorded(idempotency_key)
+        # One statement for a fresh key; only a key seen before is read back, and its first answer wins.
+        columns = AUTHORIZATION_COLUMNS if model is Hold else CHARGE_COLUMNS
+        if rows.insert_unless_conflict(record, columns, unique="idempotency_key"):
+            return _attempt_result(record)
+        return _recorded(model, idempotency_key)
+
+    def charge(self, *, idempotency_key: str, amount: int, currency: str, simulate: str | None = None) -> ChargeResult:
+        return self._attempt(SimulatedCharge, idempotency_key=idempotency_key, amount=amount, currency=currency,
+                             simulate=simulate, succeeded=SimulatedCharge.Outcome.SUCCEEDED, prefix="sim_ch")
+
+    def authorize(
+        self, *, idempotency_key: str, amount: int, currency: str, simulate: str | None = None
+    ) -> ChargeResult:
+        return self._attempt(Hold, idempotency_key=idempotency_key, amount=amount, currency=currency,
+                             simulate=simulate, succeeded=Hold.Outcome.AUTHORIZED, prefix="sim_au")
 
     def lookup(self, *, idempotency_key: str) -> ChargeResult | None:
         if self.is_down():
             return ChargeResult(ChargeStatus.UNAVAILABLE, failure_reason="provider_outage")
-        return self._recorded(idempotency_key)
+        return _recorded(SimulatedCharge, idempotency_key) or _recorded(Hold, idempotency_key)
 
-    def _recorded(self, idempotency_key: str) -> ChargeResult | None:
-        charge = SimulatedCharge.objects.filter(idempotency_key=idempotency_key).first()
-        return None if charge is None else _charge_result(charge)
+    def capture(
+        self, *, idempotency_key: str, authorization_reference: str, amount: int, simulate: str | None = None
+    ) -> CaptureResult:
+        return self._close(idempotency_key, authorization_reference, simulate, Hold.Closure.CAPTURED, amount)
+
+    def void(self, *, idempotency_key: str, authorization_reference: str, simulate: str | None = None) -> CaptureResult:
+        return self._close(idempotency_key, authorization_reference, simulate, Hold.Closure.VOIDED, None)
+
+    def _close(self, idempotency_key: str, reference: str, simulate: str | None, closure: str,
+               amount: int | None) -> CaptureResult:
+        """Close the authorization `reference` once (captured or voided), or say how it was closed before."""
+        if simulate is not None and simulate not in SIMULATIONS:
+            raise ValueError(f"unknown simulation {simulate!r}")
+        unavailable = simulate if simulate in (TIMEOUT, OUTAGE) else None
+        if simulate is None and self.is_down():
+            unavailable = OUTAGE
+        if unavailable:
+            # Unavailable records nothing, but an earlier answer for this key still stands.
+            earlier = Hold.objects.filter(reference=reference, closed_by_key=idempotency_key).first()
+            if earlier is not None:
+                return _closure_result(earlier)
+            return CaptureResult(CaptureStatus.UNAVAILABLE, failure_reason=self._unavailable(unavailable))
+        # The compare-and-set: only an open hold of at least `amount` closes, so only one call closes it.
+        Hold.objects.filter(
+            reference=reference, outcome=Hold.Outcome.AUTHORIZED, closure=Hold.Closure.OPEN, amount__gte=amount or 0,
+        ).update(closure=closure, captured_amount=amount, closed_by_key=idempotency_key, closed_at=timezone.now())
+        hold = Hold.objects.filter(reference=reference).first()
+        if hold is None or hold.outcome != Hold.Outcome.AUTHORIZED:
+            return CaptureResult(CaptureStatus.REFUSED, failure_reason="authorization_not_found")
+        if hold.closure == Hold.Closure.OPEN:
+            return CaptureResult(CaptureStatus.REFUSED, failure_reason="capture_exceeds_authorization")
+        return _closure_result(hold)
 
     def refund(self, *, idempotency_key: str, charge_reference: str, amount: int) -> RefundResult:
         if self.is_down():
@@ -126,16 +200,20 @@ class SimulatedProvider(PaymentProvider):
         existing = SimulatedRefund.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return RefundResult(RefundOutcome.SUCCEEDED, existing.reference)
-        charge = SimulatedCharge.objects.filter(
-            reference=charge_reference, outcome=SimulatedCharge.Outcome.SUCCEEDED
-        ).first()
-        if charge is None:
+        # What the provider took under that reference: a charge, or the capture of an authorization.
+        taken = (
+            SimulatedCharge.objects.filter(reference=charge_reference, outcome=SimulatedCharge.Outcome.SUCCEEDED)
+            .values_list("amount", flat=True).first()
+            or Hold.objects.filter(reference=charge_reference, closure=Hold.Closure.CAPTURED)
+            .values_list("captured_amount", flat=True).first()
+        )
+        if taken is None:
             return RefundResult(RefundOutcome.FAILED, failure_reason="charge_not_found")
         refunded = (
             SimulatedRefund.objects.filter(charge_reference=charge_reference).aggregate(total=Sum("amount"))["total"]
             or 0
         )
-        if refunded + amount > charge.amount:
+        if refunded + amount > taken:
             return RefundResult(RefundOutcome.FAILED, failure_reason="refund_exceeds_charge")
         refund = SimulatedRefund(
             idempotency_key=idempotency_key,

@@ -2,7 +2,9 @@
 
 A payment the provider could not answer for may stay PENDING (outage mode, `policies`). What the
 provider says later, by webhook, through an operator or at the pending expiry, is applied here: a
-confirmed payment is booked once, and nothing undoes a payment.
+confirmed payment is booked once, and nothing undoes a payment. For an authorization attempt,
+PAID means the provider authorized it: the order becomes AUTHORIZED, to be captured or voided,
+and nothing is booked until it is captured.
 """
 
 import logging
@@ -30,7 +32,7 @@ from ..models import (
 from ..policies import CONFIRMABLE_FAILURES, PENDING_EXPIRED
 from ..transitions import PAID_STATUSES
 from .orders import order_audit_state
-from .outcomes import payment_mark_failed, payment_mark_succeeded
+from .outcomes import payment_mark_confirmed, payment_mark_failed
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ def _confirm_paid(*, order: Order, provider_reference: str) -> tuple[str, Paymen
         payment = None
     if payment is None:
         return ConfirmationResult.IGNORED_NOT_PENDING, None
-    payment_mark_succeeded(order=order, payment=payment, provider_reference=provider_reference)
+    payment_mark_confirmed(order=order, payment=payment, provider_reference=provider_reference)
     return ConfirmationResult.APPLIED, payment
 
 

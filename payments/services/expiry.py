@@ -29,6 +29,15 @@ class ExpiryReport:
     errors: list[tuple[UUID, str]] = field(default_factory=list)
 
 
+def each_alone():
+    """The context one item of a batch job is settled in, so that one that raises is rolled back alone.
+
+    Alone, the services commit each item themselves; inside a caller's transaction a savepoint
+    keeps a failed item from poisoning it (PostgreSQL) or the others.
+    """
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
+
+
 def pending_payments_expire(*, older_than: timedelta, now: datetime | None = None) -> ExpiryReport:
     """Settle the PENDING payments older than `older_than` that no webhook confirmed.
 
@@ -44,11 +53,8 @@ def pending_payments_expire(*, older_than: timedelta, now: datetime | None = Non
     report = ExpiryReport()
     for payment in selectors.pending_payments_before(cutoff=cutoff):
         report.checked += 1
-        # Alone, `payment_outcome_apply` commits each payment; inside a caller's transaction a
-        # savepoint keeps a failed payment from poisoning it (PostgreSQL) or the others.
-        guard = transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext()
         try:
-            with guard:
+            with each_alone():
                 _pending_payment_expire(payment=payment, provider=provider, report=report)
         except Exception as exc:
             logger.exception("pending payment expiry failed", extra={
@@ -61,7 +67,8 @@ def pending_payments_expire(*, older_than: timedelta, now: datetime | None = Non
 def _pending_payment_expire(*, payment: Payment, provider, report: ExpiryReport) -> None:
     answer = provider.lookup(idempotency_key=payment.provider_key)
     unreachable = answer is not None and answer.status == ChargeStatus.UNAVAILABLE
-    charged = answer is not None and answer.status == ChargeStatus.SUCCEEDED
+    # An authorization attempt that went through is held, not charged: applied PAID, it becomes AUTHORIZED.
+    charged = answer is not None and answer.status in (ChargeStatus.SUCCEEDED, ChargeStatus.AUTHORIZED)
     _, result = payment_outcome_apply(
         order_id=payment.order_id,
         outcome=ConfirmationOutcome.PAID if charged else ConfirmationOutcome.FAILED,

@@ -15,7 +15,9 @@ Three steps, because the provider is called with no transaction open and no lock
 The hot statements are raw SQL (`rows`); nothing written is read back. A request that dies
 between 1 and 3 leaves a PROCESSING payment; the client's retry with the same key finds it in
 step 1 and resumes from step 2. `order_pay` runs the three steps; `checkout_create` runs them
-too, its step 1 creating the order along with the payment, keyed by the checkout's key.
+too, its step 1 creating the order along with the payment, keyed by the checkout's key; and
+`authorizations.order_authorize` runs them for an authorization (a payment of kind
+AUTHORIZATION, which the provider holds instead of charging, and which step 3 books nothing for).
 """
 
 import uuid
@@ -28,8 +30,8 @@ from django.utils import timezone
 from mintguard_site import observability
 
 from .. import locks, rows
-from ..exceptions import CheckoutKeyConflict, InvalidOrderTransition, OrderNotPayable
-from ..models import IN_FLIGHT_PAYMENT_STATUSES, BuyerTrust, Order, Payment, PaymentStatus
+from ..exceptions import CheckoutKeyConflict, InvalidOrderTransition, OrderNotPayable, PaymentKeyConflict
+from ..models import BuyerTrust, Order, Payment, PaymentKind, PaymentStatus
 from ..policies import PROVIDER_UNAVAILABLE, provider_unavailable_outcome
 from ..providers import ChargeResult, ChargeStatus, get_provider
 from ..transitions import PAYABLE_STATUSES
@@ -37,10 +39,13 @@ from .orders import order_create
 from .outcomes import (
     PAYMENT_COLUMNS,
     FinishedElsewhere,
+    payment_mark_confirmed,
     payment_mark_failed,
     payment_mark_pending,
-    payment_mark_succeeded,
 )
+
+# What the provider's success is called for each kind of attempt; the other one is a bug.
+SUCCESS_OF_KIND = {PaymentKind.CHARGE: ChargeStatus.SUCCEEDED, PaymentKind.AUTHORIZATION: ChargeStatus.AUTHORIZED}
 
 
 @dataclass(frozen=True)
@@ -51,18 +56,20 @@ class PayResult:
 
 @transaction.atomic
 def payment_attempt_begin(
-    *, order_id: UUID | str, idempotency_key: str, buyer_trust: str | None = None, owner: str | None = None
+    *, order_id: UUID | str, idempotency_key: str, buyer_trust: str | None = None, owner: str | None = None,
+    kind: str = PaymentKind.CHARGE,
 ) -> tuple[Payment, bool]:
-    """Step 1: commit the PROCESSING payment for (order, key), the recovery point.
+    """Step 1: commit the PROCESSING payment (a charge, or an authorization) for (order, key), the recovery point.
 
     Return (payment, resumed). `resumed` is True when the key's attempt already existed: still
     PROCESSING (its request died before step 3: resume it) or finished (return its outcome).
-    Given `owner`, another owner's order is OrderNotFound.
+    Given `owner`, another owner's order is OrderNotFound. The key's attempt of the other kind is
+    a conflict: a retry must not turn a charge into an authorization or back.
     """
     order = locks.order_for_update(order_id, owner=owner)
     now = timezone.now()
     payment = Payment(
-        id=uuid.uuid4(), order=order, amount=order.amount, idempotency_key=idempotency_key,
+        id=uuid.uuid4(), order=order, kind=kind, amount=order.amount, idempotency_key=idempotency_key,
         status=PaymentStatus.PROCESSING, created_at=now, updated_at=now,
     )
     # The unique constraints say whether an attempt exists: one per (order, key), one in flight
@@ -73,12 +80,13 @@ def payment_attempt_begin(
             rows.update_if_status(order, ("buyer_trust", "updated_at"), status=order.status)
         return payment, False
     # This key's attempt, or the reason there is none: read only on this rare path.
-    attempts = rows.fetch(
-        Payment, 'WHERE "order_id" = %s AND ("idempotency_key" = %s OR "status" IN (%s, %s))',
-        [rows.db_value(Payment, "order", order.pk), idempotency_key, *IN_FLIGHT_PAYMENT_STATUSES],
-    )
-    existing = next((p for p in attempts if p.idempotency_key == idempotency_key), None)
+    existing = next(iter(rows.fetch(
+        Payment, 'WHERE "order_id" = %s AND "idempotency_key" = %s',
+        [rows.db_value(Payment, "order", order.pk), idempotency_key],
+    )), None)
     if existing is not None:
+        if existing.kind != kind:
+            raise PaymentKeyConflict(f"Key {idempotency_key!r} already started a {existing.kind} of order {order.id}.")
         existing.order = order
         return existing, True
     if order.status not in PAYABLE_STATUSES:
@@ -87,7 +95,7 @@ def payment_attempt_begin(
 
 
 def payment_provider_charge(*, payment: Payment, resumed: bool, simulate: str | None = None) -> ChargeResult:
-    """Step 2: ask the provider to charge, with no transaction open and no lock held.
+    """Step 2: ask the provider to charge (or authorize), with no transaction open and no lock held.
 
     A resumed attempt asks the provider first what became of it: charging again is safe anyway
     (the provider key is the payment's, and providers answer a repeated key with the first answer),
@@ -98,7 +106,8 @@ def payment_provider_charge(*, payment: Payment, resumed: bool, simulate: str | 
         earlier = provider.lookup(idempotency_key=payment.provider_key)
         if earlier is not None:
             return earlier
-    return provider.charge(
+    call = provider.authorize if payment.kind == PaymentKind.AUTHORIZATION else provider.charge
+    return call(
         idempotency_key=payment.provider_key,
         amount=payment.amount,
         currency=payment.order.currency,
@@ -107,7 +116,7 @@ def payment_provider_charge(*, payment: Payment, resumed: bool, simulate: str | 
 
 
 def payment_attempt_finish(*, payment: Payment, result: ChargeResult) -> Payment:
-    """Step 3: record the provider's answer on the payment and the order, booking a success.
+    """Step 3: record the provider's answer on the payment and the order, booking a charge (never an authorization).
 
     No lock and re-read: each write is a compare-and-set on the status step 1 read (the order's
     UPDATE takes the order's lock, so this waits in the order's queue like any writer). A twin
@@ -117,8 +126,10 @@ def payment_attempt_finish(*, payment: Payment, result: ChargeResult) -> Payment
     try:
         with transaction.atomic():
             order = payment.order
-            if result.status == ChargeStatus.SUCCEEDED:
-                payment_mark_succeeded(order=order, payment=payment, provider_reference=result.reference)
+            if result.status in (ChargeStatus.SUCCEEDED, ChargeStatus.AUTHORIZED):
+                if result.status != SUCCESS_OF_KIND[payment.kind]:
+                    raise InvalidOrderTransition(f"The provider answered {result.status} to a {payment.kind}.")
+                payment_mark_confirmed(order=order, payment=payment, provider_reference=result.reference)
             elif result.status == ChargeStatus.DECLINED:
                 payment_mark_failed(
                     order=order, payment=payment, reason=result.failure_reason or "declined",
@@ -150,10 +161,10 @@ def order_pay(
     payment, resumed = payment_attempt_begin(
         order_id=order_id, idempotency_key=idempotency_key, buyer_trust=buyer_trust, owner=owner
     )
-    return _payment_attempt_complete(payment=payment, resumed=resumed, simulate=simulate)
+    return payment_attempt_complete(payment=payment, resumed=resumed, simulate=simulate)
 
 
-def _payment_attempt_complete(*, payment: Payment, resumed: bool, simulate: str | None) -> PayResult:
+def payment_attempt_complete(*, payment: Payment, resumed: bool, simulate: str | None) -> PayResult:
     """Steps 2 and 3 for an attempt still PROCESSING; a finished one is returned as it is."""
     if payment.status == PaymentStatus.PROCESSING:
         result = payment_provider_charge(payment=payment, resumed=resumed, simulate=simulate)
@@ -216,4 +227,4 @@ def checkout_create(
         owner=owner, checkout_key=checkout_key, buyer_id=buyer_id, seller_id=seller_id, amount=amount,
         currency=currency, buyer_trust=buyer_trust,
     )
-    return _payment_attempt_complete(payment=payment, resumed=resumed, simulate=simulate)
+    return payment_attempt_complete(payment=payment, resumed=resumed, simulate=simulate)

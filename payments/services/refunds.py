@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 def refund_eligibility(*, order: Order, amount: int | None = None) -> int:
     """Return what a refund of `amount` (by default all that remains) would take from the order.
 
-    Raise why it cannot: OrderNotRefundable (not paid, or fully refunded), RefundExceedsRemaining,
-    or the ledger's InvalidAmount for an amount that is not a positive number of minor units.
+    What remains is measured against the order's paid_amount (all of it for a charge, what was
+    captured of an authorization). Raise why it cannot: OrderNotRefundable (not paid, or fully
+    refunded), RefundExceedsRemaining, or the ledger's InvalidAmount for an amount that is not a
+    positive number of minor units.
     """
     if order.status not in REFUNDABLE_STATUSES:
         raise OrderNotRefundable(
@@ -124,7 +126,7 @@ def refund_create(
     )
     refund.save(force_insert=True)
     order.refunded_amount += amount
-    order_transition(order, status_after_refunds(amount=order.amount, refunded=order.refunded_amount))
+    order_transition(order, status_after_refunds(paid=order.paid_amount, refunded=order.refunded_amount))
     order.save(update_fields=["status", "refunded_amount", "updated_at"])
     transaction.on_commit(lambda: observability.record_refund(amount, order.currency), robust=True)
     transaction.on_commit(lambda: refund_dispatch(refund_id=refund.id), robust=True)

@@ -12,7 +12,7 @@ from payments.api.serializers import OrderSerializer
 def an_order(**fields) -> SimpleNamespace:
     order = {
         "id": uuid.uuid4(), "user_id": "user-1", "seller_id": None, "amount": 1200, "currency": "USD",
-        "status": "CREATED", "refunded_amount": 0, "created_at": datetime(2026, 1, 15, 10, 0, tzinfo=UTC),
+        "status": "CREATED", "refunded_amount": 0, "paid_amount": 0, "created_at": datetime(2026, 1, 15, 10, 0, tzinfo=UTC),
         "updated_at": datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=UTC),
     }
     return SimpleNamespace(**{**order, **fields})

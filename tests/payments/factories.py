@@ -4,13 +4,14 @@
     PaymentFactory()                        a paid order's SUCCEEDED payment (`.order` is PAID)
     PaymentFactory(simulate="decline")      a FAILED payment (the order FAILED)
     PaymentFactory(simulate="outage", order__buyer_trust="trusted")   PENDING (the order PENDING_PAYMENT)
+    AuthorizationFactory()                  an AUTHORIZED payment (`.order` is AUTHORIZED); simulate= as above
     RefundFactory(amount=500)               a refund of a freshly paid order (None refunds the rest)
 """
 
 import factory
 
 from payments.models import Order, Payment, Refund
-from payments.services import order_create, order_pay, refund_create
+from payments.services import order_authorize, order_create, order_pay, refund_create
 
 
 class OrderFactory(factory.Factory):
@@ -44,6 +45,19 @@ class PaymentFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, *, order, idempotency_key, simulate):
         payment = order_pay(order_id=order.id, idempotency_key=idempotency_key, simulate=simulate).payment
+        order.refresh_from_db()
+        payment.order = order
+        return payment
+
+
+class AuthorizationFactory(PaymentFactory):
+    """One attempt to authorize an order through `order_authorize`."""
+
+    idempotency_key = factory.Sequence(lambda n: f"authorize-{n}")
+
+    @classmethod
+    def _create(cls, model_class, *, order, idempotency_key, simulate):
+        payment = order_authorize(order_id=order.id, idempotency_key=idempotency_key, simulate=simulate).payment
         order.refresh_from_db()
         payment.order = order
         return payment

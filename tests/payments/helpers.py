@@ -37,6 +37,34 @@ def refund(api, order_id, *, key=None, **body):
     )
 
 
+def _forced(simulate) -> dict:
+    return {} if simulate is None else {"HTTP_X_PROVIDER_SIMULATE": simulate}
+
+
+def authorize(api, order_id, *, key=None, simulate=None, body=None):
+    return api.post(f"/api/v1/orders/{order_id}/authorize", body or {}, format="json",
+                    HTTP_IDEMPOTENCY_KEY=key or new_key(), **_forced(simulate))
+
+
+def capture(api, order_id, *, key=None, simulate=None, **body):
+    return api.post(f"/api/v1/orders/{order_id}/capture", body, format="json", HTTP_IDEMPOTENCY_KEY=key or new_key(),
+                    **_forced(simulate))
+
+
+def void(api, order_id, *, key=None, simulate=None):
+    """A void sends an Idempotency-Key only when given one: it is optional there."""
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    return api.post(f"/api/v1/orders/{order_id}/void", {}, format="json", **headers, **_forced(simulate))
+
+
+def authorized_order(api, **order) -> dict:
+    created = create_order(api, **order)
+    response = authorize(api, created["id"])
+    assert response.status_code == 201, response.content
+    assert response.json()["payment"]["status"] == "AUTHORIZED"
+    return response.json()["order"]
+
+
 def paid_order(api, **order) -> dict:
     created = create_order(api, **order)
     response = pay(api, created["id"])

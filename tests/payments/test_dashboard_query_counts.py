@@ -18,7 +18,8 @@ def many_orders(n: int):
     now = timezone.now()
     Order.objects.bulk_create([
         Order(id=uuid.uuid4(), owner="client-a", user_id=f"buyer-{i}", seller_id=f"seller-{i % 3}", amount=1_000 + i,
-              currency=("USD", "JPY", "GOLD")[i % 3], status="PAID", created_at=now, updated_at=now)
+              paid_amount=1_000 + i, currency=("USD", "JPY", "GOLD")[i % 3], status="PAID", created_at=now,
+              updated_at=now)
         for i in range(n)
     ])
 

@@ -8,6 +8,7 @@ the constraint it hits, and the refusal must name that constraint.
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from ledger.models import Transaction
 from ledger.services import deposit
@@ -17,16 +18,17 @@ from payments.models import (
     PaymentConfirmation,
     PaymentStatus,
     Refund,
+    SimulatedAuthorization,
     SimulatedCharge,
     SimulatedRefund,
     WebhookEvent,
 )
-from payments.services import payment_attempt_begin
+from payments.services import order_capture, payment_attempt_begin
 from payments.webhooks import REFUSED_BODY_PREFIX
 
 from ..constraints import constraints_without_a_test, refused_by
 from ..ledger.factories import AccountFactory
-from .factories import OrderFactory, PaymentFactory, RefundFactory
+from .factories import AuthorizationFactory, OrderFactory, PaymentFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,11 +67,30 @@ def test_payments_order_checkout_key_unique():
 
 
 @pytest.mark.parametrize("refunded", [-1, 4_801])
-def test_payments_order_refunded_within_amount(refunded):
+def test_payments_order_refunded_within_paid(refunded):
     order = PaymentFactory(order__amount=4_800).order
-    with refused_by(Order, "payments_order_refunded_within_amount"):
+    with refused_by(Order, "payments_order_refunded_within_paid"):
         Order.objects.filter(pk=order.pk).update(refunded_amount=refunded)
     assert Order.objects.get(pk=order.pk).refunded_amount == 0
+
+
+def test_payments_order_refunded_within_paid_measures_a_partial_capture():
+    # given 3,000 captured of an order of 4,800
+    order = AuthorizationFactory(order__amount=4_800).order
+    order_capture(order_id=order.pk, amount=3_000)
+    # then refunding more than was captured is refused, though the order's amount would allow it
+    with refused_by(Order, "payments_order_refunded_within_paid"):
+        Order.objects.filter(pk=order.pk).update(refunded_amount=3_001)
+    assert Order.objects.filter(pk=order.pk).update(refunded_amount=3_000) == 1
+
+
+@pytest.mark.parametrize(("status", "paid"), [("PAID", 0), ("PAID", 4_801), ("REFUNDED", 4_801), ("AUTHORIZED", 1),
+                                              ("CREATED", 4_800)])
+def test_payments_order_paid_within_amount(status, paid):
+    order = PaymentFactory(order__amount=4_800).order
+    with refused_by(Order, "payments_order_paid_within_amount"):
+        Order.objects.filter(pk=order.pk).update(status=status, paid_amount=paid)
+    assert Order.objects.get(pk=order.pk).paid_amount == 4_800
 
 
 def test_payments_order_status_valid():
@@ -114,7 +135,7 @@ def test_payments_payment_one_success():
     assert paid.status == PaymentStatus.SUCCEEDED
     with refused_by(Payment, "payments_payment_one_success"):
         raw_payment(paid.order, idempotency_key="charge-again", status=PaymentStatus.SUCCEEDED,
-                    ledger_transaction=another_booking())
+                    ledger_transaction=another_booking(), captured_amount=paid.amount)
     assert Payment.objects.filter(order=paid.order).count() == 1
 
 
@@ -127,16 +148,55 @@ def test_payments_payment_one_in_flight(status):
         raw_payment(order, idempotency_key="second", status=status)
 
 
+@pytest.mark.parametrize("status", [PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED, PaymentStatus.VOIDING])
+def test_payments_payment_one_in_flight_counts_a_live_authorization(status):
+    authorization = AuthorizationFactory()
+    assert authorization.status == PaymentStatus.AUTHORIZED
+    with refused_by(Payment, "payments_payment_one_in_flight"):
+        raw_payment(authorization.order, idempotency_key="second", status=status, kind="authorization",
+                    authorized_at=timezone.now())
+
+
 def test_payments_payment_succeeded_is_booked_refuses_a_success_without_its_booking():
     processing, _ = payment_attempt_begin(order_id=OrderFactory().id, idempotency_key="first")
     with refused_by(Payment, "payments_payment_succeeded_is_booked"):
-        Payment.objects.filter(pk=processing.pk).update(status=PaymentStatus.SUCCEEDED)
+        Payment.objects.filter(pk=processing.pk).update(status=PaymentStatus.SUCCEEDED, captured_amount=4_800)
 
 
 def test_payments_payment_succeeded_is_booked_refuses_a_booking_on_a_failed_payment():
     declined = PaymentFactory(simulate="decline")
     with refused_by(Payment, "payments_payment_succeeded_is_booked"):
         Payment.objects.filter(pk=declined.pk).update(ledger_transaction=another_booking())
+
+
+@pytest.mark.parametrize("captured", [None, 0, 4_801])
+def test_payments_payment_captured_within_amount(captured):
+    paid = PaymentFactory(order__amount=4_800)
+    assert paid.captured_amount == 4_800
+    with refused_by(Payment, "payments_payment_captured_within_amount"):
+        Payment.objects.filter(pk=paid.pk).update(captured_amount=captured)
+
+
+def test_payments_payment_captured_within_amount_refuses_an_amount_on_a_payment_that_took_nothing():
+    declined = PaymentFactory(simulate="decline")
+    with refused_by(Payment, "payments_payment_captured_within_amount"):
+        Payment.objects.filter(pk=declined.pk).update(captured_amount=1)
+
+
+def test_payments_payment_kind_valid():
+    declined = PaymentFactory(simulate="decline")
+    with refused_by(Payment, "payments_payment_kind_valid"):
+        Payment.objects.filter(pk=declined.pk).update(kind="layaway")
+
+
+@pytest.mark.parametrize("change", [{"kind": "charge"}, {"authorized_at": None}])
+def test_payments_payment_authorization_statuses(change):
+    authorization = AuthorizationFactory()
+    with refused_by(Payment, "payments_payment_authorization_statuses"):
+        Payment.objects.filter(pk=authorization.pk).update(**change)
+    # a charge never reaches an authorization's statuses
+    with refused_by(Payment, "payments_payment_authorization_statuses"):
+        Payment.objects.filter(pk=PaymentFactory(simulate="decline").pk).update(status=PaymentStatus.VOIDED)
 
 
 # --- refunds -------------------------------------------------------------------------------
@@ -177,6 +237,29 @@ def test_payments_simcharge_amount_positive():
     with refused_by(SimulatedCharge, "payments_simcharge_amount_positive"):
         SimulatedCharge.objects.create(idempotency_key="payment:1", amount=0, currency="USD",
                                        outcome=SimulatedCharge.Outcome.SUCCEEDED, reference="sim_ch_1")
+
+
+def test_payments_simauth_amount_positive():
+    with refused_by(SimulatedAuthorization, "payments_simauth_amount_positive"):
+        SimulatedAuthorization.objects.create(idempotency_key="payment:1", amount=0, currency="USD",
+                                              outcome="authorized", reference="sim_au_1")
+
+
+@pytest.mark.parametrize("closed", [
+    {"closure": "captured", "captured_amount": 0}, {"closure": "captured", "captured_amount": 1_001},
+    {"closure": "captured", "captured_amount": None}, {"closure": "voided", "captured_amount": 5},
+    {"closure": "", "captured_amount": 5},
+])
+def test_payments_simauth_closed_within_amount(closed):
+    hold = SimulatedAuthorization.objects.create(idempotency_key="payment:1", amount=1_000, currency="USD",
+                                                 outcome="authorized", reference="sim_au_1")
+    with refused_by(SimulatedAuthorization, "payments_simauth_closed_within_amount"):
+        SimulatedAuthorization.objects.filter(pk=hold.pk).update(**closed)
+    # a declined authorization never closes
+    declined = SimulatedAuthorization.objects.create(idempotency_key="payment:2", amount=1_000, currency="USD",
+                                                     outcome="declined", reference="sim_au_2")
+    with refused_by(SimulatedAuthorization, "payments_simauth_closed_within_amount"):
+        SimulatedAuthorization.objects.filter(pk=declined.pk).update(closure="voided")
 
 
 def test_payments_simrefund_amount_positive():
@@ -230,5 +313,6 @@ def test_payments_webhook_refused_body_bounded():
 
 
 def test_every_payments_constraint_has_a_test_named_after_it():
-    models = (Order, Payment, Refund, SimulatedCharge, SimulatedRefund, PaymentConfirmation, WebhookEvent)
+    models = (Order, Payment, Refund, SimulatedCharge, SimulatedRefund, SimulatedAuthorization, PaymentConfirmation,
+              WebhookEvent)
     assert constraints_without_a_test(*models, tests=globals()) == []

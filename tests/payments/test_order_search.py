@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 
-from payments.models import Order, Payment
+from payments.models import PAID_ORDER_STATUSES, Order, Payment
 
 from ..list_paging import assert_pages_both_ways, result_count
 from ..operators.factories import paid_order
@@ -22,11 +22,11 @@ def bulk_orders(n: int, *, start: datetime | None = None, **fields) -> list[Orde
     """Create `n` PAID USD orders one minute apart, oldest first, without the services (for speed)."""
     start = start or timezone.now() - timedelta(days=1)
     defaults = {"owner": "client-a", "amount": 1_000, "currency": "USD", "status": "PAID"}
-    return Order.objects.bulk_create([
-        Order(id=uuid.uuid4(), created_at=start + timedelta(minutes=i), updated_at=start,
-              **({"user_id": f"crowd-{i}"} | defaults | fields))
-        for i in range(n)
-    ])
+    orders = [Order(id=uuid.uuid4(), created_at=start + timedelta(minutes=i), updated_at=start,
+                    **({"user_id": f"crowd-{i}"} | defaults | fields)) for i in range(n)]
+    for order in orders:  # a paid order was paid its amount (a CHECK says so)
+        order.paid_amount = order.amount if order.status in PAID_ORDER_STATUSES else 0
+    return Order.objects.bulk_create(orders)
 
 
 def listed(client, **params) -> str:

@@ -8,8 +8,8 @@ from .helpers import create_order, new_key, pay
 
 pytestmark = pytest.mark.django_db
 
-ORDER_FIELDS = {"id", "user_id", "seller_id", "amount", "currency", "status", "refunded_amount", "created_at",
-                "updated_at"}
+ORDER_FIELDS = {"id", "user_id", "seller_id", "amount", "currency", "status", "refunded_amount", "paid_amount",
+                "created_at", "updated_at"}
 
 
 def test_create_order_returns_201_with_the_contract_fields(api):
@@ -24,7 +24,7 @@ def test_create_order_returns_201_with_the_contract_fields(api):
     assert set(body) == ORDER_FIELDS
     assert body | {"id": None, "created_at": None, "updated_at": None} == {
         "id": None, "user_id": "u-1", "seller_id": "s-1", "amount": 1200, "currency": "EUR", "status": "CREATED",
-        "refunded_amount": 0, "created_at": None, "updated_at": None,
+        "refunded_amount": 0, "paid_amount": 0, "created_at": None, "updated_at": None,
     }
     order = Order.objects.get(pk=body["id"])
     assert order.owner == api.api_client.owner
