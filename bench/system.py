@@ -38,6 +38,7 @@ def production_env(*, database_url: str, workdir: Path, workers: int, api_rate: 
         "SECRET_KEY": secrets.token_urlsafe(50),
         "MINTGUARD_PROVIDER_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "MINTGUARD_METRICS_TOKEN": secrets.token_urlsafe(32),
+        "MINTGUARD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),  # a Fernet key
         "MINTGUARD_PAYMENT_PROVIDER": "simulator",
         "MINTGUARD_HTTPS": "false",
         "ALLOWED_HOSTS": "127.0.0.1",

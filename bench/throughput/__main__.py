@@ -12,12 +12,13 @@
    `--seconds` each after a short warm-up, `--connections` concurrent connections; every figure is
    the median of the runs. In the same cluster, pgbench runs the same double-entry transfer in raw
    SQL (bench/throughput/baseline.py), spread and hot, at the same concurrency and duration.
-   `healthz` (GET /healthz, no database) is the framework's floor in the same run.
+   `healthz` (GET /healthz, no database) is the framework's floor in the same run. `hold_capture`
+   moves each transfer in two requests (a hold, then its capture) and counts transfers moved/s.
 4. After the seeding and after every API scenario, `manage.py reconcile` checks the books.
 5. Last, bench/profile_request.py measures the in-process CPU of one API transfer on the same
    database (`cpu_per_transfer`).
-6. Print the results and issue 15's targets, met or missed, and write `<output>/benchmarks.md` and
-   `<output>/benchmarks.png`.
+6. Print the results and the targets (issue 15's 1-8, issue 18's 9), met or missed, and write
+   `<output>/benchmarks.md` and `<output>/benchmarks.png`.
 Everything it started is stopped and its temporary files removed, also on failure or Ctrl-C.
 
 `--quick` is 1 run of 3 s per scenario (written to var/bench-quick/ unless --output is given);

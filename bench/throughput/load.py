@@ -57,7 +57,10 @@ def write_data(path: Path, data: dict) -> Path:
 
 def run(*, wrk: str, url: str, mode: str, data_file: Path, run_id: str, connections: int, seconds: float,
         one_thread_per_connection: bool = False) -> dict:
-    """Run wrk once for `seconds`; return requests/s (2xx only), latency percentiles and error counts."""
+    """Run wrk once for `seconds`; return requests/s (2xx only), latency percentiles and error counts.
+
+    `captured` counts the hold_capture mode's successful captures (0 in any other mode).
+    """
     threads = connections if one_thread_per_connection else min(2, connections)
     command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                "--timeout", "30s", "-s", str(LUA_SCRIPT), url, "--", mode, str(data_file), run_id, str(threads)]
@@ -80,6 +83,8 @@ def run(*, wrk: str, url: str, mode: str, data_file: Path, run_id: str, connecti
         "mean_ms": raw["mean_us"] / 1000,
         "statuses": statuses,
         "replayed": raw["replayed"],
+        "captured": raw["captured"],
+        "seconds": seconds_measured,
         "errors": raw["requests"] - ok + socket_errors,
         "socket_errors": raw["socket_errors"],
     }

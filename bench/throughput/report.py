@@ -13,6 +13,7 @@ from .targets import shown, summary
 COMPARED_WITH = {
     "healthz": ["sql_spread"],
     "transfers": ["sql_spread", "healthz"],
+    "hold_capture": ["transfers"],
     "topup": ["transfers", "sql_hot"],
     "topup_one_bucket": ["transfers", "topup"],
     "pay": ["sql_spread", "transfers", "sql_hot"],
@@ -27,15 +28,15 @@ SHORT = {
     "statement_page_1": "page 1", "topup": "top-ups over buckets", "healthz": "/healthz",
 }
 TRANSFER_SCENARIOS = {"transfers", "topup", "topup_one_bucket", "pay", "spend", "contended", "sql_spread", "sql_hot"}
-ORDER = ["sql_spread", "sql_hot", "healthz", "transfers", "topup", "topup_one_bucket", "pay", "spend", "contended",
-         "replay", "statement_page_1", "statement_deep", "batch"]
+ORDER = ["sql_spread", "sql_hot", "healthz", "transfers", "hold_capture", "topup", "topup_one_bucket", "pay", "spend",
+         "contended", "replay", "statement_page_1", "statement_deep", "batch"]
 TITLES = {
     "batch": "Batch transfers (POST /transfers/batch)",
 }
 
 
 def rows(results: dict, notes: dict, targets: list[dict]) -> list[dict]:
-    """One row per scenario in ORDER, with its ratios and the issue-15 target judged on it, if any."""
+    """One row per scenario in ORDER, with its ratios and the target (issue 15 or 18) judged on it, if any."""
     by_scenario = {target["scenario"]: target for target in targets if target["scenario"]}
     out = []
     for name in ORDER:
@@ -108,7 +109,7 @@ def console(table: list[dict], machine: dict, targets: list[dict]) -> str:
         extra = "; ".join(part for part in (_ratio_text(row), _target_text(row)) if part)
         lines.append(f"{row['name']:<18} {_fmt(row['rps']):>9} {_fmt(row['p50_ms'], 1):>8} {_fmt(row['p99_ms'], 1):>8} "
                      f"{_fmt(row.get('transfers_per_s')):>12} {row['errors']:>5}  {extra}")
-    lines += ["", f"Targets (issue 15): {summary(targets)}"]
+    lines += ["", f"Targets (issues 15 and 18): {summary(targets)}"]
     for target in targets:
         lines.append(f"{target['number']}. {target['what']} {target['target']}: {target['figure']}  "
                      f"{shown(target['met'])}")
@@ -145,6 +146,11 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         f"(at most {machine.get('max_batch', 1000):,}) that the endpoint accepts "
         f"(probe answers: {machine.get('batch_probe', '-')}); each wrk connection sends random transfers among its "
         "own slice of the 1,000 accounts, like separate clients batching their own accounts.",
+        "- Hold + capture (issue 18): each transfer is two requests, `POST /api/v1/holds` between two random "
+        "customer accounts, then `POST /api/v1/holds/{id}/capture` of the whole hold, each with its own "
+        "Idempotency-Key; requests/s and latencies count both, transfers/s counts the captures that succeeded "
+        "(one transfer moved each). The holds a run stops before capturing are voided before the books are "
+        "reconciled.",
         "- healthz: `GET /healthz` without credentials, through every middleware, touching no database: the "
         "framework's floor, which replays are judged against.",
         "- After the seeding and after every API scenario, `manage.py reconcile` checks the books the scenario "
@@ -152,9 +158,9 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         "API transfers on the same database (time.process_time() around the WSGI application gunicorn serves, "
         "called in-process, no profiler).",
         "",
-        "## Targets (issue 15)",
+        "## Targets (issues 15 and 18)",
         "",
-        f"{summary(targets)} (the issue numbers them; 6 has two parts).",
+        f"{summary(targets)} (issue 15 numbers 1-8, 6 has two parts; 9 is issue 18's).",
         "",
         "| # | target | figure | met |",
         "| --- | --- | --- | --- |",
@@ -173,6 +179,8 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         transfers = _fmt(row.get("transfers_per_s"))
         if row.get("batch_size"):
             transfers += f" ({row['batch_size']:,} per request)"
+        if row["name"] == "hold_capture":
+            transfers += " (a hold + a capture each)"
         ratio = _ratio_text(row)
         if row["name"] == "statement_deep" and row.get("target", {}).get("value") is not None:
             ratio = f"p50 {row['target']['value']:.2f} x page 1"
@@ -201,8 +209,8 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         "## Running it", "",
         "- `make bench`: this file and the chart, about 10 minutes; `make bench BENCH_ARGS=--quick` (1 run of 3 s "
         "per scenario, written to var/bench-quick/) to iterate; `BENCH_ARGS=\"--only healthz,transfers,replay\"` "
-        "to narrow (the rows their targets divide by run too); `.venv/bin/python -m bench.throughput --help` for "
-        "every knob.",
+        "or `--only hold_capture` to narrow (the rows their targets divide by run too); "
+        "`.venv/bin/python -m bench.throughput --help` for every knob.",
         "- `.venv/bin/python bench/profile_request.py transfer` (or topup, spend, pay, replay, statement, batch, "
         "healthz): the in-process CPU per request, the queries of one request with their times, and a cProfile of a "
         "few hundred, on a private PostgreSQL (`make profile PROFILE_ARGS=replay`).",
@@ -212,7 +220,7 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
 
 
 def chart(table: list[dict], path) -> str | None:
-    """Bar chart of requests/s per scenario (batch: transfers/s), raw SQL baselines in grey."""
+    """Bar chart of requests/s per scenario (batch, hold + capture: transfers/s), raw SQL baselines in grey."""
     try:
         import matplotlib
 
@@ -225,6 +233,10 @@ def chart(table: list[dict], path) -> str | None:
     for row in shown:
         if row["name"] == "batch":
             labels.append(f"batch (transfers/s, {row.get('batch_size')}/req)")
+            values.append(row["transfers_per_s"])
+            colors.append("#2a9d8f")
+        elif row["name"] == "hold_capture":
+            labels.append("hold + capture (transfers/s)")
             values.append(row["transfers_per_s"])
             colors.append("#2a9d8f")
         else:

@@ -1,18 +1,23 @@
-"""Issue 15's "done means", judged from one run: every target with its figure and met or missed.
+"""Issue 15's "done means" (targets 1-8) and issue 18's (target 9), judged from one run: every
+target with its figure and met or missed.
 
 Ratios divide two rows of the same run (medians of its runs), so the machine's speed cancels out.
 Target 5 is bench/profile_request.py's in-process CPU per transfer; target 7 is `manage.py
-reconcile`, run after the seeding and after every API scenario.
+reconcile`, run after the seeding and after every API scenario. Target 9 is issue 18's "cost per
+transfer moved of hold + capture within 2.5 x a plain transfer": at the same concurrency, a hold +
+capture pair moves its transfer in at most 2.5 x the time a plain transfer takes, that is
+hold_capture's transfers/s >= 1 / 2.5 = 0.4 x the transfers scenario's requests/s.
 """
 
 from dataclasses import dataclass
 
 CPU_PER_TRANSFER_MS = 2.0
+HOLD_CAPTURE_COST = 2.5  # issue 18: a transfer moved by hold + capture costs at most this many plain transfers
 
 
 @dataclass(frozen=True)
 class Ratio:
-    number: int  # the target's number in issue 15
+    number: int  # the target's number: issue 15 numbers 1-8, issue 18's is 9
     what: str
     scenario: str  # the row judged
     metric: str
@@ -21,6 +26,7 @@ class Ratio:
     threshold: float
     sense: str  # ">=" or "<="
     unit: str  # what the ratio is a multiple of
+    issue: int = 15  # the issue whose "done means" states it
 
     @property
     def text(self) -> str:
@@ -37,6 +43,9 @@ RATIOS = [
           "statement_page_1", "p50_ms", 1.5, "<=", "page-1 p50 latency"),
     Ratio(8, "/healthz through the middleware stack", "healthz", "rps", "sql_spread", "rps", 1.0, ">=",
           "raw SQL spread"),
+    Ratio(9, f"Issue 18: hold + capture, in transfers moved/s (cost per transfer moved <= {HOLD_CAPTURE_COST:g} x "
+             "a plain transfer)", "hold_capture", "transfers_per_s", "transfers", "rps",
+          1 / HOLD_CAPTURE_COST, ">=", "API transfers", issue=18),
 ]
 NOT_MEASURED = "not measured in this run"
 
@@ -47,7 +56,8 @@ def bases_of(scenarios: set[str]) -> set[str]:
 
 
 def judge(results: dict, notes: dict, checks: dict) -> list[dict]:
-    """Return issue 15's targets in its order: number, what, target, scenario, value, figure, met.
+    """Return the targets in their order (issue 15's, then 18's): number, issue, what, target, scenario,
+    value, figure, met.
 
     `met` is True or False, or None when the run did not measure it (`figure` says why).
     """
@@ -57,7 +67,8 @@ def judge(results: dict, notes: dict, checks: dict) -> list[dict]:
 
 
 def _ratio(ratio: Ratio, results: dict, notes: dict) -> dict:
-    judged = {"number": ratio.number, "what": ratio.what, "target": ratio.text, "scenario": ratio.scenario}
+    judged = {"number": ratio.number, "issue": ratio.issue, "what": ratio.what, "target": ratio.text,
+              "scenario": ratio.scenario}
     value = results.get(ratio.scenario, {}).get("median", {}).get(ratio.metric)
     base = results.get(ratio.base, {}).get("median", {}).get(ratio.base_metric)
     if value is None or not base:
@@ -72,7 +83,7 @@ def _ratio(ratio: Ratio, results: dict, notes: dict) -> dict:
 
 
 def _cpu(checks: dict) -> dict:
-    judged = {"number": 5, "what": "In-process CPU per transfer (bench/profile_request.py, PostgreSQL)",
+    judged = {"number": 5, "issue": 15, "what": "In-process CPU per transfer (bench/profile_request.py, PostgreSQL)",
               "target": f"<= {CPU_PER_TRANSFER_MS:g} ms", "scenario": None}
     cpu = checks.get("cpu")
     if cpu is None:
@@ -85,7 +96,8 @@ def _cpu(checks: dict) -> dict:
 
 
 def _reconciled(checks: dict, results: dict) -> dict:
-    judged = {"number": 7, "what": "`reconcile` clean after every scenario", "target": "0 drifts", "scenario": None}
+    judged = {"number": 7, "issue": 15, "what": "`reconcile` clean after every scenario", "target": "0 drifts",
+              "scenario": None}
     runs = checks.get("reconciliations", [])
     checked = {run["after"] for run in runs}
     unchecked = sorted(name for name in results if not name.startswith("sql_") and name not in checked)

@@ -5,13 +5,23 @@
 -- DATA_FILE is Lua returning {api_key=..., accounts={...}, users={...}, orders={...}, path=...,
 -- body=..., key=..., batch_size=...}, written by the harness. Every money-moving request gets a
 -- fresh key (RUN_ID-thread-counter), so nothing is replayed except in the "replay" mode. Each
--- thread counts responses by status (and replays) and done() prints one JSON line with the
--- totals and wrk's latency percentiles.
+-- thread counts responses by status (and replays, and captures) and done() prints one JSON line
+-- with the totals and wrk's latency percentiles.
+--
+-- "hold_capture" moves money in two requests: POST /api/v1/holds, then POST
+-- /api/v1/holds/{id}/capture of the whole hold, each with its own key. response() reads the id of
+-- every hold created into its thread's queue and request() captures the oldest queued hold before
+-- it creates another, so each connection alternates hold and capture and no hold waits for more
+-- than a request. Only the holds in flight when the run stops stay uncaptured (the harness voids
+-- them). `captured` counts the captures that succeeded: one transfer moved each.
 
 local mode, data, run_id, thread_total
 local counter = 0
 statuses = {}
 replayed = 0
+captured = 0
+-- hold_capture: ids of this thread's holds waiting for their capture, first in first out.
+local to_capture, first_queued, next_queued = {}, 1, 1
 
 local threads = {}
 
@@ -79,6 +89,14 @@ function request()
   elseif mode == "statement" then
     headers["Idempotency-Key"] = nil
     return wrk.format("GET", data.path, headers)
+  elseif mode == "hold_capture" then
+    if first_queued < next_queued then
+      local hold = to_capture[first_queued]
+      to_capture[first_queued] = nil
+      first_queued = first_queued + 1
+      return post("/api/v1/holds/" .. hold .. "/capture", "{}", key)
+    end
+    return post("/api/v1/holds", transfer_json(data.accounts), key)
   elseif mode == "batch" then
     local items = {}
     for i = 1, data.batch_size do items[i] = transfer_json(slice) end
@@ -92,24 +110,35 @@ function response(status, response_headers, body)
   if response_headers["Idempotent-Replayed"] or response_headers["idempotent-replayed"] then
     replayed = replayed + 1
   end
+  if mode == "hold_capture" and status == 201 then
+    -- A hold is {"id":...,...}; a capture is {"hold":{...},"transfer":{...}}.
+    local hold = string.match(body, '^%s*{%s*"id"%s*:%s*"([^"]+)"')
+    if hold then
+      to_capture[next_queued] = hold
+      next_queued = next_queued + 1
+    elseif string.find(body, '^%s*{%s*"hold"%s*:') then
+      captured = captured + 1
+    end
+  end
 end
 
 function done(summary, latency, requests)
-  local by_status, replays = {}, 0
+  local by_status, replays, captures = {}, 0, 0
   for _, thread in ipairs(threads) do
     for status, count in pairs(thread:get("statuses")) do
       by_status[status] = (by_status[status] or 0) + count
     end
     replays = replays + thread:get("replayed")
+    captures = captures + thread:get("captured")
   end
   local parts = {}
   for status, count in pairs(by_status) do table.insert(parts, string.format('"%d":%d', status, count)) end
   local e = summary.errors
   io.write(string.format(
     'WRK_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"mean_us":%.1f,' ..
-    '"max_us":%d,"statuses":{%s},"replayed":%d,"socket_errors":{"connect":%d,"read":%d,"write":%d,' ..
-    '"timeout":%d},"status_errors":%d}\n',
+    '"max_us":%d,"statuses":{%s},"replayed":%d,"captured":%d,"socket_errors":{"connect":%d,"read":%d,' ..
+    '"write":%d,"timeout":%d},"status_errors":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.mean, latency.max, table.concat(parts, ","), replays,
+    latency:percentile(99), latency.mean, latency.max, table.concat(parts, ","), replays, captures,
     e.connect, e.read, e.write, e.timeout, e.status))
 end
