@@ -20,6 +20,7 @@ COPY . .
 # without secrets: these placeholders exist for this step only, not in the image's environment.
 RUN SECRET_KEY=build-only MINTGUARD_PROVIDER_WEBHOOK_SECRET=build-only-placeholder-24-bytes \
         MINTGUARD_METRICS_TOKEN=build-only MINTGUARD_PAYMENT_PROVIDER=simulator \
+        MINTGUARD_ENCRYPTION_KEYS=YnVpbGQtb25seS1wbGFjZWhvbGRlci0zMi1ieXRlcyE= \
         python manage.py collectstatic --noinput \
     && mkdir -p var && chown mintguard:mintguard var
 

@@ -2,10 +2,11 @@
 
 One module serves development and production: `DEBUG` decides which defaults are safe.
 Production (DEBUG off) refuses to start without `SECRET_KEY`, `MINTGUARD_PROVIDER_WEBHOOK_SECRET`,
-`MINTGUARD_METRICS_TOKEN` and `MINTGUARD_PAYMENT_PROVIDER`, and turns on HTTPS protections unless
-`MINTGUARD_HTTPS=false`. Each variable is read once, here, with its type and default (`env`:
-django-environ held to the rules in mintguard_site/conf.py); a bad value stops startup naming it,
-and app code reads `settings.X` without a default of its own. docs/operations.md lists them all.
+`MINTGUARD_METRICS_TOKEN`, `MINTGUARD_PAYMENT_PROVIDER` and `MINTGUARD_ENCRYPTION_KEYS`, and turns on
+HTTPS protections unless `MINTGUARD_HTTPS=false`. Each variable is read once, here, with its type
+and default (`env`: django-environ held to the rules in mintguard_site/conf.py); a bad value stops
+startup naming it, and app code reads `settings.X` without a default of its own.
+docs/operations.md lists them all.
 """
 
 from datetime import timedelta
@@ -14,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from mintguard_site import conf
+from mintguard_site import conf, secrets_at_rest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -51,7 +52,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Django's tasks framework (django.tasks is Django 6 only) and its database backend.
+    "django_tasks",
+    "django_tasks_db",
     "audit",
+    "events",
     "ledger",
     "wallets",
     "payments",
@@ -342,6 +347,30 @@ conf.parse_rate("MINTGUARD_WEBHOOK_FAILURE_RATE", MINTGUARD_WEBHOOK_FAILURE_RATE
 MINTGUARD_RECONCILIATION_MAX_DRIFTS = env.int("MINTGUARD_RECONCILIATION_MAX_DRIFTS", default=1000, minimum=1)
 # Not an environment variable: tests inside one database transaction run reconciliation inline.
 MINTGUARD_RECONCILIATION_IN_BACKGROUND = True
+
+# --- Background tasks, outbound webhooks, secrets at rest ---------------------------------
+
+# Django's tasks framework with its database backend: `manage.py db_worker` runs the tasks (any
+# number of workers, on any machine sharing the database). django-tasks 0.12 has no
+# ENQUEUE_ON_COMMIT option (Django 6 dropped it too): the database backend's enqueue is a plain
+# INSERT of the task row on the caller's connection. We rely on exactly that: an event and the task
+# that dispatches it commit or roll back together with the change they record (the outbox), where
+# an on_commit enqueue would lose the task if the process died between COMMIT and the callback.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Keys for secrets stored at rest (webhook endpoints' signing secrets): comma-separated Fernet
+# keys, the first encrypts, all decrypt (mintguard_site/secrets_at_rest.py; rotate with
+# `manage.py rotate_encryption_keys`). Required when DEBUG is off; under DEBUG (and in the tests'
+# settings) the default is one key derived from SECRET_KEY, so development needs no setup.
+MINTGUARD_ENCRYPTION_KEYS = secrets_at_rest.parse_encryption_keys(
+    "MINTGUARD_ENCRYPTION_KEYS", env.list("MINTGUARD_ENCRYPTION_KEYS", default=[]),
+)
+if not MINTGUARD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("MINTGUARD_ENCRYPTION_KEYS must be set when DEBUG is off.")
+    MINTGUARD_ENCRYPTION_KEYS = [secrets_at_rest.key_derived_from(SECRET_KEY)]
+# true: webhook endpoints may be http:// and resolve to loopback or private addresses
+# (development and tests only: events/destinations.py refuses them otherwise).
+MINTGUARD_WEBHOOK_ALLOW_INSECURE = env.bool("MINTGUARD_WEBHOOK_ALLOW_INSECURE", default=False)
 
 # --- HTTP API ----------------------------------------------------------------------------
 

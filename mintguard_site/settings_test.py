@@ -5,6 +5,8 @@ The database still comes from DATABASE_URL, so the same suite runs on SQLite and
 
 import os
 
+from .secrets_at_rest import key_derived_from
+
 # A developer's shell must not change what the suite tests (a simulated outage, a decline rate)
 # nor point it at a real cache that the tests clear.
 for name in ("MINTGUARD_SIMULATOR_OUTAGE", "MINTGUARD_SIMULATOR_OUTAGE_RATE", "MINTGUARD_SIMULATOR_TIMEOUT_RATE",
@@ -15,6 +17,8 @@ os.environ.setdefault("MINTGUARD_HTTPS", "false")
 os.environ.setdefault("MINTGUARD_PROVIDER_WEBHOOK_SECRET", "test-only-webhook-secret")
 os.environ.setdefault("MINTGUARD_METRICS_TOKEN", "test-only-metrics-token")
 os.environ.setdefault("MINTGUARD_PAYMENT_PROVIDER", "simulator")
+# Webhook secrets at rest: a key derived from the test SECRET_KEY, as DEBUG would default to.
+os.environ.setdefault("MINTGUARD_ENCRYPTION_KEYS", key_derived_from(os.environ["SECRET_KEY"]))
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, VAR_DIR, env  # noqa: E402

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("ledger.api.urls")),
     path("wallets/", include("wallets.api.urls")),
     path("", include("payments.api.urls")),
+    path("", include("events.api.urls")),
 ]
 
 # The browsable API links to `rest_framework:login` and `rest_framework:logout`: both are the

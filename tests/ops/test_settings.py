@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from mintguard_site.conf import (
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 SETTINGS_VARIABLES = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "MINTGUARD_HTTPS", "MINTGUARD_PROVIDER_WEBHOOK_SECRET",
                       "CSRF_TRUSTED_ORIGINS", "CACHE_URL", "MINTGUARD_OUTAGE_PENDING_CAP", "MINTGUARD_API_RATE",
                       "MINTGUARD_METRICS_TOKEN", "MINTGUARD_PAYMENT_PROVIDER", "MINTGUARD_PROXY_SSL_HEADER",
-                      "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+                      "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "MINTGUARD_ENCRYPTION_KEYS")
 
 
 def production_env(**overrides) -> dict:
@@ -38,6 +39,7 @@ def production_env(**overrides) -> dict:
         MINTGUARD_PROVIDER_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
         MINTGUARD_METRICS_TOKEN=secrets.token_urlsafe(32),
         MINTGUARD_PAYMENT_PROVIDER="simulator",
+        MINTGUARD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         CSRF_TRUSTED_ORIGINS="https://mintguard.example.com",
     )
     env.update(overrides)

@@ -7,8 +7,11 @@ resolver, so a new route that takes an id fails this test until it is added here
 import uuid
 
 import pytest
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from events.models import Delivery, WebhookEndpoint
+from events.services import event_record
 from ledger.models import Account, Hold, Posting, Transaction
 from mintguard_site.api.models import IdempotencyKey
 from payments.models import Order, Payment, Refund
@@ -66,6 +69,15 @@ ROUTES = {
     "order-refund": ("post", "/api/v1/orders/{paid_order}/refund", {"amount": 100, "reason": "not yours"},
                      money_key, "order_not_found"),
     "order-ledger": ("get", "/api/v1/orders/{paid_order}/ledger", None, dict, "order_not_found"),
+    "event-detail": ("get", "/api/v1/events/{event}", None, dict, "event_not_found"),
+    "webhook-endpoint-detail": ("delete", "/api/v1/webhook-endpoints/{endpoint}", None, dict,
+                                "webhook_endpoint_not_found"),
+    "webhook-endpoint-rotate-secret": ("post", "/api/v1/webhook-endpoints/{endpoint}/rotate-secret", {}, dict,
+                                       "webhook_endpoint_not_found"),
+    "webhook-endpoint-deliveries": ("get", "/api/v1/webhook-endpoints/{endpoint}/deliveries", None, dict,
+                                    "webhook_endpoint_not_found"),
+    "webhook-delivery-resend": ("post", "/api/v1/webhook-endpoints/{endpoint}/deliveries/{event}/resend", {}, dict,
+                                "webhook_endpoint_not_found"),
 }
 
 
@@ -92,10 +104,16 @@ def resources_of(api) -> dict:
     wallet_hold = api.post("/api/v1/wallets/hold", {"user_id": "user-alice", "amount": 200, "reference_id": "hold"},
                            format="json")
     assert wallet_hold.status_code == 201, wallet_hold.content
+    with override_settings(MINTGUARD_WEBHOOK_ALLOW_INSECURE=True):  # a loopback URL; nothing is sent to it here
+        endpoint = api.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
+                            format="json")
+    assert endpoint.status_code == 201, endpoint.content
+    event = event_record(type="account.deposit", owner=api.api_client.owner, data=deposited.json())
     return {
         "funded": funded, "transfer": transfer.json()["id"], "hold": hold.json()["id"], "wallet_user": "user-alice",
         "wallet_hold": wallet_hold.json()["id"],
         "paid_order": paid_order(api, amount=1_200)["id"], "unpaid_order": create_order(api, amount=900)["id"],
+        "endpoint": endpoint.json()["id"], "event": event.id,
     }
 
 
@@ -110,6 +128,9 @@ def books() -> dict:
         "refunds": Refund.objects.count(),
         "holds": sorted(Hold.objects.values_list("id", "status", "captured_amount")),
         "idempotency_keys": IdempotencyKey.objects.count(),
+        "webhook_endpoints": sorted(WebhookEndpoint.objects.values_list("id", "enabled", "secret_encrypted",
+                                                                        "deleted_at")),
+        "deliveries": sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
     }
 
 

@@ -1,6 +1,6 @@
 """The layers of ARCHITECTURE.md, read from the source: every import, at any depth, of every module.
 
-    mintguard_site.urls (wiring)  ->  operators  ->  payments, wallets  ->  ledger  ->  audit, mintguard_site.*
+    mintguard_site.urls (wiring)  ->  operators  ->  payments, wallets  ->  ledger  ->  audit, events, mintguard_site.*
 
 Plain Python over the files (ast), so a violation fails here with the file and the import, whether
 or not that code path runs in any other test.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-APPS = ("ledger", "wallets", "payments", "operators", "audit")
+APPS = ("ledger", "wallets", "payments", "operators", "audit", "events")
 
 
 def imports_of(package: str) -> list[tuple[str, str]]:
@@ -45,13 +45,15 @@ def apps_imported_by(package: str) -> dict[str, list[str]]:
 
 
 # What each layer may import among the apps (besides itself); mintguard_site's own modules are
-# beneath every app and not listed. `audit` is a leaf: any app may record an audit entry.
+# beneath every app and not listed. `audit` and `events` are leaves: any app may record an audit
+# entry or an event.
 ALLOWED = {
     "audit": set(),
+    "events": set(),
     "mintguard_site.dashboard": set(),
-    "ledger": {"audit"},
-    "wallets": {"ledger", "audit"},
-    "payments": {"ledger", "audit"},
+    "ledger": {"audit", "events"},
+    "wallets": {"ledger", "audit", "events"},
+    "payments": {"ledger", "audit", "events"},
 }
 
 
@@ -64,7 +66,7 @@ def test_layer_imports_only_what_is_beneath_it(package):
 
 def test_nothing_imports_operators_but_the_url_wiring():
     importers = []
-    for package in ("ledger", "wallets", "payments", "audit", "mintguard_site"):
+    for package in ("ledger", "wallets", "payments", "audit", "events", "mintguard_site"):
         importers += [f"{path}: import {name}" for path, name in imports_of(package)
                       if name.split(".")[0] == "operators" and path != "mintguard_site/urls.py"]
     assert importers == []
