@@ -235,9 +235,10 @@ def _capture_batch_drifts(batch: list) -> Iterator[tuple[str, str, object, objec
             continue
         wanted = sorted([(hold.source_account_id, Direction.DEBIT, hold.captured_amount),
                          (hold.destination_account_id, Direction.CREDIT, hold.captured_amount)])
-        if sorted(legs.get(txn_id, [])) != wanted:
+        moved = sorted(legs.get(txn_id, []))
+        if moved != wanted:
             yield str(hold.id), f"transaction {txn_id} does not move exactly the captured amount", \
-                hold.captured_amount, legs.get(txn_id)
+                hold.captured_amount, [f"{direction} {amount} {account_id}" for account_id, direction, amount in moved]
 
 
 def check_holds() -> Iterator[Drift]:

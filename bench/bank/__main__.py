@@ -15,6 +15,7 @@ from pathlib import Path
 from ..system import REPO, load_with_postgres, manage
 from .cluster import API_KEY_NAME, ClusterError, Gunicorn, create_api_key, server_env
 from .faults import FaultInjector, plan
+from .jobs import Jobs
 from .workload import CURRENCIES, Budget, Client, History, Http, Op, World, send_until_answered
 
 FUNDING = 1_000_000  # minor units per account, deposited at setup
@@ -38,6 +39,12 @@ def parse_args(argv):
     parser.add_argument("--max-attempts", type=int, default=200)
     parser.add_argument("--request-timeout", type=float, default=15)
     parser.add_argument("--fee-bps", type=int, default=250, help="MINTGUARD_PLATFORM_FEE_BPS for seller orders")
+    parser.add_argument("--expire-every", type=float, default=4,
+                        help="seconds between `manage.py expire_holds` runs during the test (0: none)")
+    parser.add_argument("--authorization-ttl", type=int, default=5,
+                        help="MINTGUARD_AUTHORIZATION_TTL, seconds: short, so authorizations expire during the run")
+    parser.add_argument("--sample-every", type=float, default=1,
+                        help="seconds between reads of every account's `available` during the test (0: none)")
     parser.add_argument("--json", type=Path, help="also write the report here as JSON")
     parser.add_argument("--progress-every", type=float, default=15, help="seconds between progress lines (0: none)")
     args = parser.parse_args(argv)
@@ -70,7 +77,8 @@ def run(args) -> dict:
     with_postgres = load_with_postgres()
     try:
         with with_postgres.private_postgres() as pg:
-            env = server_env(database_url=pg.url, workdir=workdir, workers=args.workers, fee_bps=args.fee_bps)
+            env = server_env(database_url=pg.url, workdir=workdir, workers=args.workers, fee_bps=args.fee_bps,
+                             authorization_ttl=args.authorization_ttl)
             migrated = manage(env, "migrate", "--noinput")
             if migrated.returncode != 0:
                 raise ClusterError(f"migrate failed:\n{migrated.stdout}{migrated.stderr}")
@@ -94,16 +102,18 @@ def _run_against(args, run_id, pg, env, gunicorn, api_key) -> dict:
     def client(number: int) -> Client:
         return Client(number=number, http=http, world=world, budget=budget, history=history,
                       seed=args.seed * 1000 + number, max_op_seconds=args.max_op_seconds,
-                      max_attempts=args.max_attempts, run_id=run_id)
+                      max_attempts=args.max_attempts, run_id=run_id, authorization_ttl=args.authorization_ttl)
 
     setup_accounts(client(0), world, args.accounts, run_id)
     faults = plan(kills=args.kills, pg_restarts=args.pg_restarts, kills_between=tuple(args.kills_between),
                   restarts_at=args.restart_at)
     injector = FaultInjector(faults=faults, gunicorn=gunicorn, pg=pg, budget=budget, history=history, seed=args.seed)
     clients = [client(n) for n in range(1, args.clients + 1)]
+    jobs = Jobs(env=env, http=http, expire_every=args.expire_every, sample_every=args.sample_every)
     started = time.monotonic()
     injector.started_at = started
     injector.start()
+    jobs.start()
     for c in clients:
         c.start()
     deadline = started + args.max_seconds + args.max_op_seconds + 120
@@ -113,10 +123,10 @@ def _run_against(args, run_id, pg, env, gunicorn, api_key) -> dict:
             if c.is_alive() and args.progress_every:
                 _progress(started, budget, history, injector)
     injector.join(timeout=max(deadline - time.monotonic(), 1))
+    jobs.stop()
     duration = time.monotonic() - started
-    stuck = [c.name for c in clients if c.is_alive()] + (["fault-injector"] if injector.is_alive() else [])
-    errors = [f"{c.name}: {c.error!r}" for c in clients if c.error] + (
-        [f"fault-injector: {injector.error!r}"] if injector.error else [])
+    stuck = [t.name for t in (*clients, injector, jobs) if t.is_alive()]
+    errors = [f"{t.name}: {t.error!r}" for t in (*clients, injector, jobs) if t.error]
     if not gunicorn.alive():
         errors.append(f"gunicorn's master died:\n{gunicorn.log_tail()}")
 
@@ -134,9 +144,26 @@ def _run_against(args, run_id, pg, env, gunicorn, api_key) -> dict:
     with history.lock:
         ops = list(history.ops)
     findings = check_all(ops=ops, accounts=world.accounts, owner=owner, http=http, env=env,
-                         fault_windows=injector.log.windows, server_errors=history.stats.server_error_samples)
+                         fault_windows=injector.log.windows, server_errors=history.stats.server_error_samples,
+                         jobs=jobs.log, authorization_ttl=args.authorization_ttl)
     sending = (budget.exhausted_at or time.monotonic()) - started
-    return build_report(args, ops, history, injector, findings, duration, sending, stuck, errors, gunicorn)
+    report = build_report(args, ops, history, injector, findings, duration, sending, stuck, errors, gunicorn)
+    report["jobs"] = jobs_report(jobs.log)
+    return report
+
+
+def jobs_report(log) -> dict:
+    from ledger.models import Hold
+    from payments.models import Payment
+
+    statuses = Payment.objects.filter(kind="authorization").values_list("status", flat=True)
+    return {"expire_holds_runs": len(log.runs), "expire_holds_failed": sum(1 for r in log.runs if r.returncode),
+            "expire_authorizations_runs": len(log.authorization_runs),
+            "expire_authorizations_failed": sum(1 for r in log.authorization_runs if r.returncode),
+            "authorizations_by_final_status": dict(sorted(Counter(statuses).items())),
+            "expired_by_the_runs": sum(r.expired or 0 for r in log.runs),
+            "holds_by_final_status": dict(sorted(Counter(Hold.objects.values_list("status", flat=True)).items())),
+            "available_samples": log.samples, "available_reads_failed": log.sample_failures}
 
 
 def _progress(started, budget, history, injector) -> None:
@@ -168,7 +195,7 @@ def build_report(args, ops, history, injector, findings, duration, sending, stuc
     stats = history.stats
     log = injector.log
     fault_plan_met = log.worker_kills >= args.kills and log.pg_restarts >= args.pg_restarts
-    paid_orders = sum(1 for op in work if op.kind == "pay" and op.outcome == "acked"
+    paid_orders = sum(1 for op in work if op.kind in ("pay", "order_capture") and op.outcome == "acked"
                       and op.response["payment"]["status"] == "SUCCEEDED")
     return {
         "config": {"ops": args.ops, "clients": args.clients, "workers": args.workers, "accounts": args.accounts,
@@ -233,6 +260,7 @@ def format_report(report: dict) -> str:
         f"{f['kills_inside_provider_call']} of them inside a pay's provider call), "
         f"{f['pg_restarts']} PostgreSQL restarts {f['pg_restart_seconds']}; plan met: {f['plan_met']}",
         *[f"  {event}" for event in f["events"]],
+        *([f"jobs         {report['jobs']}"] if "jobs" in report else []),
         f"checks       {len(report['checks'])}: " + "; ".join(report["checks"]),
         f"violations   {v['total']}" + (f" {v['by_check']}" if v["total"] else ""),
         *[f"  {line}" for line in v["first"]],

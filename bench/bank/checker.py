@@ -2,7 +2,7 @@
 
 It computes the books from the acknowledged answers alone (the clients' history), then reads the
 database directly (Django ORM, after the run) and the API, and lists every disagreement as a
-violation. Each check is named in docs/reliability.md.
+violation. Each check is named in docs/reliability.md; the hold checks are `check_holds`'.
 """
 
 from __future__ import annotations
@@ -12,6 +12,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..system import manage
+from .check_holds import check_holds, hold_history
+from .check_orders import (
+    captures_by_payment,
+    check_authorizations,
+    expected_order_state,
+    file_op,
+    final_expiry,
+    order_entry,
+    payment_sent,
+    provider_charges,
+)
+from .jobs import JobLog
+from .orders import ORDER_KINDS
 from .workload import EXPECTED_REFUSALS, Http, Op
 
 MONEY_KINDS = ("deposit", "withdraw", "transfer", "transfer_cross_currency")
@@ -48,8 +61,13 @@ class Expected:
     funding: dict = field(default_factory=lambda: defaultdict(int))
 
 
-def expected_books(ops: list[Op], accounts: dict[str, list[str]], findings: Findings) -> tuple[Expected, dict]:
-    """Replay the acknowledged answers into balances and orders; flag answers a correct server never gives."""
+def expected_books(ops: list[Op], accounts: dict[str, list[str]], findings: Findings,
+                   moves: list[tuple[str, str, int]] = ()) -> tuple[Expected, dict]:
+    """Replay the acknowledged answers into balances and orders; flag answers a correct server never gives.
+
+    `moves` are the acknowledged captures of holds (source, destination, amount): a hold moves money
+    only when captured, so holds, voids and expiries leave the balances alone.
+    """
     books = Expected()
     for currency, ids in accounts.items():
         for account_id in ids:
@@ -63,8 +81,7 @@ def expected_books(ops: list[Op], accounts: dict[str, list[str]], findings: Find
             findings.check("only expected refusals", op.code in EXPECTED_REFUSALS[op.kind],
                            f"{op.kind} {op.key} refused {op.status} {op.code}: {str(op.response)[:200]}")
         if op.kind == "order_create" and op.outcome == "acked":
-            orders[op.response["id"]] = {"amount": op.response["amount"], "currency": op.response["currency"],
-                                         "key": op.key, "pays": [], "refunds": []}
+            orders[op.response["id"]] = order_entry(op.response, op.key)
     for op in ops:
         if op.outcome != "acked":
             continue
@@ -85,51 +102,43 @@ def expected_books(ops: list[Op], accounts: dict[str, list[str]], findings: Find
             books.balances[op.meta["destination"]] += op.body["amount"]
         elif op.kind == "transfer_cross_currency":
             findings.check("only expected refusals", False, f"cross-currency transfer {op.key} was accepted")
-        elif op.kind == "pay":
+        elif op.kind == "pay" or op.kind in ORDER_KINDS:  # pays, authorizations, captures, voids
             order = orders.get(op.meta["order"])
-            findings.check("pays only orders we created", order is not None, f"pay {op.key} on unknown order")
+            findings.check("pays only orders we created", order is not None, f"{op.kind} {op.key} on unknown order")
             if order is not None:
-                order["pays"].append(op)
-                if body["payment"]["status"] == "SUCCEEDED":
-                    books.cash[order["currency"]] += order["amount"]
-                    books.sales[order["currency"]] += order["amount"]
+                booked = file_op(order, op)
+                books.cash[order["currency"]] += booked
+                books.sales[order["currency"]] += booked
         elif op.kind == "refund":
             order = orders.get(op.meta["order"])
             if order is not None:
                 order["refunds"].append(op)
                 books.cash[order["currency"]] -= body["refund"]["amount"]
                 books.sales[order["currency"]] -= body["refund"]["amount"]
+    for source, destination, amount in moves:
+        books.balances[source] -= amount
+        books.balances[destination] += amount
     for account_id, balance in books.balances.items():
         books.customer_total[books.currency_of[account_id]] += balance
     return books, orders
 
 
-def expected_order_state(order: dict, findings: Findings, order_id: str) -> tuple[str, int]:
-    paid = [op for op in order["pays"] if op.response["payment"]["status"] == "SUCCEEDED"]
-    findings.check("no order charged twice", len(paid) <= 1,
-                   f"order {order_id} acknowledged {len(paid)} successful pays: {[op.key for op in paid]}")
-    refunded = sum(op.response["refund"]["amount"] for op in order["refunds"])
-    findings.check("refunds never exceed the payment", refunded <= (order["amount"] if paid else 0),
-                   f"order {order_id} acknowledged refunds of {refunded} on {order['amount']} (paid: {bool(paid)})")
-    if paid:
-        if refunded == 0:
-            return "PAID", 0
-        return ("REFUNDED" if refunded == order["amount"] else "PARTIALLY_REFUNDED"), refunded
-    return ("FAILED" if order["pays"] else "CREATED"), 0
-
-
 def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http: Http, env: dict,
-              fault_windows: list, server_errors: list) -> Findings:
+              fault_windows: list, server_errors: list, jobs: JobLog | None = None,
+              authorization_ttl: float = 604_800) -> Findings:
     """Run every check; return the findings (violations must be empty)."""
     from django.db.models import Count, Sum
 
     from ledger import selectors
     from ledger.models import Account, Posting, Transaction
     from ledger.services import system_account_id
-    from payments.models import Order, Payment, PaymentStatus, Refund, SimulatedCharge
+    from payments.models import Order, Payment, PaymentStatus, Refund
 
     findings = Findings()
-    books, orders = expected_books(ops, accounts, findings)
+    # The authorizations' expiry job once more, alone, before anything is read: then none is left past its TTL.
+    expired_until = final_expiry(findings, env)
+    holds = hold_history(ops)
+    books, orders = expected_books(ops, accounts, findings, holds.moves())
     by_key = {op.key: op for op in ops}
 
     # -- 5xx only while a fault was being injected (a 5xx is a bug otherwise) --
@@ -205,11 +214,14 @@ def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http
     # -- nothing applied that was never sent --
     payments = {str(p.id): p for p in Payment.objects.filter(order__owner=owner)}
     refunds = {str(r.id): r for r in Refund.objects.filter(order__owner=owner)}
+    captures = captures_by_payment(ops)
     for reference, txn in transactions.items():
         prefix, _, rest = reference.partition(":")
+        if prefix == "hold" and txn.namespace == "system":
+            continue  # a hold's capture: judged with the holds by check_holds
         if prefix == "payment" and rest in payments:
-            op = by_key.get(payments[rest].idempotency_key)
-            sent = op is not None and op.kind == "pay" and op.outcome == "acked" and \
+            op = captures.get(rest) or by_key.get(payments[rest].idempotency_key)  # a capture, else a pay
+            sent = op is not None and op.kind in ("pay", "order_capture") and op.outcome == "acked" and \
                 op.response["payment"]["id"] == rest and op.response["payment"]["status"] == "SUCCEEDED"
         elif prefix == "refund" and rest in refunds:
             op = by_key.get(refunds[rest].idempotency_key)
@@ -223,14 +235,9 @@ def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http
                        "acknowledged operation")
     for payment in payments.values():
         op = by_key.get(payment.idempotency_key)
-        findings.check("nothing applied that was never sent (or refused)",
-                       op is not None and op.kind == "pay" and op.outcome == "acked"
-                       and op.response["payment"]["id"] == str(payment.id)
-                       and op.response["payment"]["status"] == payment.status,
-                       f"payment {payment.id} ({payment.status}, key {payment.idempotency_key}) "
-                       f"matches no acknowledged pay: {op and (op.outcome, op.status, op.code)}")
-        findings.check("no payment left half-done", payment.status != PaymentStatus.PROCESSING,
-                       f"payment {payment.id} of order {payment.order_id} is still PROCESSING")
+        findings.check("nothing applied that was never sent (or refused)", payment_sent(payment, op, captures),
+                       f"payment {payment.id} ({payment.kind} {payment.status}, key {payment.idempotency_key}) "
+                       f"matches no acknowledged pay or authorization: {op and (op.outcome, op.status, op.code)}")
     for refund in refunds.values():
         op = by_key.get(refund.idempotency_key)
         findings.check("nothing applied that was never sent (or refused)",
@@ -248,31 +255,29 @@ def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http
     findings.check("nothing applied that was never sent (or refused)", set(db_orders) == set(orders),
                    f"orders: {len(set(db_orders) - set(orders))} never acknowledged (a retried create made a second?), "
                    f"{len(set(orders) - set(db_orders))} acknowledged but missing")
-    for op in ops:  # every acknowledged pay and refund is the row the answer named
-        if op.outcome != "acked" or op.kind not in ("pay", "refund"):
+    for op in ops:  # every acknowledged pay, authorization, capture, void and refund is the row the answer named
+        if op.outcome != "acked" or op.kind not in ("pay", "refund", *ORDER_KINDS):
             continue
-        named = op.response["payment"]["id"] if op.kind == "pay" else op.response["refund"]["id"]
-        rows = payments if op.kind == "pay" else refunds
+        named = op.response["refund"]["id"] if op.kind == "refund" else op.response["payment"]["id"]
+        rows = refunds if op.kind == "refund" else payments
         findings.check("acknowledged operations applied exactly once", named in rows,
                        f"{op.kind} {op.key} answered {named}, which is not in the database")
 
     # -- orders: status and refunded amount follow the acknowledged pays and refunds; one charge at most --
     succeeded = Counter(Payment.objects.filter(order__owner=owner, status=PaymentStatus.SUCCEEDED)
                         .values_list("order_id", flat=True))
-    charge_keys = {f"payment:{p.id}": str(p.order_id) for p in payments.values()}
-    charged = Counter(charge_keys[key] for key in SimulatedCharge.objects.filter(
-        idempotency_key__in=list(charge_keys), outcome=SimulatedCharge.Outcome.SUCCEEDED).values_list(
-        "idempotency_key", flat=True))
+    charged = provider_charges(payments)  # charges, and captures of authorizations
     refunded_in_db = dict(Refund.objects.filter(order__owner=owner).values("order_id").annotate(
         total=Sum("amount")).values_list("order_id", "total"))
     for order_id, order in orders.items():
-        status, refunded = expected_order_state(order, findings, order_id)
+        statuses, paid, refunded = expected_order_state(order, findings, order_id)
         row = db_orders.get(order_id)
         if row is None:
             continue
         findings.check("order status and refunds = acknowledged operations",
-                       (row.status, row.refunded_amount) == (status, refunded),
-                       f"order {order_id}: database {row.status}/{row.refunded_amount}, expected {status}/{refunded}")
+                       row.status in statuses and (row.paid_amount, row.refunded_amount) == (paid, refunded),
+                       f"order {order_id}: database {row.status} paid {row.paid_amount} refunded "
+                       f"{row.refunded_amount}, expected {'/'.join(sorted(statuses))} {paid} {refunded}")
         findings.check("order status and refunds = acknowledged operations",
                        (refunded_in_db.get(row.id) or 0) == row.refunded_amount,
                        f"order {order_id}: refunded_amount {row.refunded_amount}, "
@@ -283,6 +288,9 @@ def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http
         findings.check("every provider charge booked", charged[order_id] == succeeded[row.id],
                        f"order {order_id}: the provider charged {charged[order_id]} times, the ledger booked "
                        f"{succeeded[row.id]}")
+
+    check_authorizations(findings=findings, ops=ops, orders=orders, payments=payments, db_orders=db_orders,
+                         jobs=jobs, fault_windows=fault_windows, ttl=authorization_ttl, final=expired_until)
 
     # -- every retried key applied at most once (the constraints say so; the rows must agree) --
     twice = Transaction.objects.values("owner", "reference").annotate(n=Count("id")).filter(n__gt=1).count()
@@ -308,6 +316,9 @@ def check_all(*, ops: list[Op], accounts: dict[str, list[str]], owner: str, http
     findings.check("every transaction balances", not short, f"fewer than two postings: {short[:5]}")
     for currency, (debits, credits) in selectors.currency_totals().items():
         findings.check("every transaction balances", debits == credits, f"{currency}: {debits} != {credits}")
+
+    check_holds(findings=findings, ops=ops, history=holds, owner=owner, http=http, env=env, jobs=jobs,
+                fault_windows=fault_windows)
 
     reconciled = manage(env, "reconcile")
     findings.check("manage.py reconcile exits 0", reconciled.returncode == 0,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,10 +25,14 @@ class ClusterError(RuntimeError):
     """The system under test could not be set up; not a finding about it."""
 
 
-def server_env(*, database_url: str, workdir: Path, workers: int, fee_bps: int) -> dict[str, str]:
-    """Return a production-like environment with a generous rate limit and a platform fee."""
+def server_env(*, database_url: str, workdir: Path, workers: int, fee_bps: int,
+               authorization_ttl: int = 604_800) -> dict[str, str]:
+    """Return a production-like environment with a generous rate limit, a platform fee and the authorizations' TTL."""
     return production_env(database_url=database_url, workdir=workdir, workers=workers, api_rate="1000000/min",
-                          MINTGUARD_PLATFORM_FEE_BPS=str(fee_bps), GUNICORN_TIMEOUT="30")
+                          MINTGUARD_PLATFORM_FEE_BPS=str(fee_bps), GUNICORN_TIMEOUT="30",
+                          MINTGUARD_AUTHORIZATION_TTL=str(authorization_ttl),
+                          # A fresh Fernet key for secrets at rest (required when DEBUG is off).
+                          MINTGUARD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 
 
 def create_api_key(env: dict[str, str]) -> str:

@@ -23,6 +23,9 @@ class Op:
     setup: bool = False
     attempts: int = 0
     first_sent: float = 0.0
+    # Wall clock (the server's clock too, on this machine): when it was first sent, when answered.
+    first_sent_wall: float = 0.0
+    answered_wall: float = 0.0
     due: float = 0.0
     outcome: str = "pending"  # acked | refused | indeterminate
     status: int | None = None

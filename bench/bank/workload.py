@@ -22,6 +22,8 @@ import threading
 import time
 
 from .history import History, Op, Stats  # noqa: F401 - the operations and history the clients keep
+from .holds import HOLD_KINDS, HOLD_MIX, HOLD_REFUSALS, HoldHints, HoldOps
+from .orders import ORDER_KINDS, ORDER_MIX, ORDER_REFUSALS, AuthorizedOrders, OrderOps
 
 # Refusals a correct server may give each kind of operation, by problem `code`. Anything else
 # (a 404 for our own account, a 422 for a body we know is valid...) is a finding.
@@ -34,6 +36,8 @@ EXPECTED_REFUSALS = {
     "order_create": frozenset(),
     "pay": frozenset({"order_not_payable"}),
     "refund": frozenset({"order_not_refundable", "refund_exceeds_remaining"}),
+    **HOLD_REFUSALS,
+    **ORDER_REFUSALS,
 }
 RETRY_CODES = frozenset({"idempotency_key_in_use"})
 # Requests sent with a client timeout shorter than the server needs: their answers are lost.
@@ -80,17 +84,21 @@ class World:
         self.lock = threading.Lock()
         self.accounts: dict[str, list[str]] = {c: [] for c in CURRENCIES}
         self.orders: dict[str, dict] = {}
+        self.holds = HoldHints()
+        self.authorized = AuthorizedOrders()
 
     def add_order(self, order: dict) -> None:
         with self.lock:
             self.orders[order["id"]] = {"id": order["id"], "amount": order["amount"], "currency": order["currency"],
-                                        "status": order["status"], "refunded": order["refunded_amount"]}
+                                        "status": order["status"], "refunded": order["refunded_amount"],
+                                        "paid": order.get("paid_amount", 0)}
 
     def update_order(self, order: dict) -> None:
         with self.lock:
             hint = self.orders.get(order["id"])
             if hint is not None:
                 hint["status"], hint["refunded"] = order["status"], order["refunded_amount"]
+                hint["paid"] = order.get("paid_amount", hint["amount"] if order["status"] == "PAID" else 0)
 
     def pick_order(self, rng: random.Random, statuses: frozenset[str]) -> dict | None:
         with self.lock:
@@ -128,16 +136,17 @@ class Budget:
         return self.taken / self.total
 
 
-class Client(threading.Thread):
+class Client(HoldOps, OrderOps, threading.Thread):
     """One API client connection pool of one: sends new operations and re-sends parked ones."""
 
     def __init__(self, *, number: int, http: Http, world: World, budget: Budget, history: History, seed: int,
-                 max_op_seconds: float, max_attempts: int, run_id: str):
+                 max_op_seconds: float, max_attempts: int, run_id: str, authorization_ttl: float = 5.0):
         super().__init__(name=f"client-{number}", daemon=True)
         self.number, self.http, self.world, self.budget, self.history = number, http, world, budget, history
         # A dice roll for the workload and the faults, not a secret.
         self.rng = random.Random(seed)  # noqa: S311  # nosec B311
         self.max_op_seconds, self.max_attempts, self.run_id = max_op_seconds, max_attempts, run_id
+        self.authorization_ttl = authorization_ttl
         self.parked: list[Op] = []
         self.error: BaseException | None = None
 
@@ -172,7 +181,7 @@ class Client(threading.Thread):
         """Send once; settle the operation on a definitive answer, park it otherwise."""
         now = time.monotonic()
         if op.attempts == 0:
-            op.first_sent = now
+            op.first_sent, op.first_sent_wall = now, time.time()
         op.attempts += 1
         self.history.inflight_change(+1)
         try:
@@ -208,13 +217,17 @@ class Client(threading.Thread):
             op.failures[code] += 1
             wait = max(float(headers.get("retry-after", "1")), min(2.0 ** op.failures[code], 8.0))
             return self._park(op, wait)
-        op.status, op.code, op.response = status, code, body
+        op.status, op.code, op.response, op.answered_wall = status, code, body, time.time()
         op.replayed = headers.get("idempotent-replayed") == "true"
         if op.replayed:
             self.history.count("replays")
         op.outcome = "acked" if 200 <= status < 300 else "refused"
-        if op.outcome == "acked":
+        if op.kind in HOLD_KINDS:
+            self.world.holds.learn(op)
+        elif op.outcome == "acked":
             self._learn(op)
+        elif op.kind in ORDER_KINDS:
+            self.world.authorized.learn(op)
 
     def _impatience(self, op: Op) -> float | None:
         """Now and then give up on an answer too early, as a client with a short timeout does.
@@ -244,13 +257,14 @@ class Client(threading.Thread):
         body = op.response
         if op.kind == "order_create":
             self.world.add_order(body)
-        elif op.kind in ("pay", "refund"):
+        elif op.kind in ("pay", "refund", *ORDER_KINDS):
             self.world.update_order(body["order"])
+            self.world.authorized.learn(op)
 
     # --- the operations ----------------------------------------------------------------
 
     MIX = (("transfer", 30), ("deposit", 12), ("withdraw", 12), ("order_create", 14), ("pay", 16), ("refund", 14),
-           ("transfer_cross_currency", 2))
+           ("transfer_cross_currency", 2), *HOLD_MIX, *ORDER_MIX)
 
     def new_op(self, seq: int) -> Op:
         kind = self.rng.choices([k for k, _ in self.MIX], weights=[w for _, w in self.MIX])[0]
@@ -318,7 +332,7 @@ class Client(threading.Thread):
         order = self.world.pick_order(self.rng, frozenset({"PAID", "PARTIALLY_REFUNDED"}))
         if order is None:
             return None
-        remaining = order["amount"] - order["refunded"]
+        remaining = (order["paid"] or order["amount"]) - order["refunded"]
         roll = self.rng.random()
         body: dict = {}
         if roll < 0.55 and remaining > 1:

@@ -38,6 +38,7 @@ RUN_SECONDS = 300 + 120 + 120
 
 @pytest.mark.timeout(RUN_SECONDS + 120)
 def test_a_short_bank_run_with_killed_workers_and_a_postgres_restart_loses_and_duplicates_nothing(tmp_path):
+    """Money ops, orders, pays and refunds, holds and order authorizations (captured, voided, expired)."""
     report_path = tmp_path / "bank.json"
 
     run = subprocess.run(
@@ -59,4 +60,14 @@ def test_a_short_bank_run_with_killed_workers_and_a_postgres_restart_loses_and_d
     assert report["requests"]["timeouts"] >= 1
     assert report["retries"]["operations_retried"] >= 1
     assert report["retries"]["answers_replayed"] >= 1
-    assert len(report["checks"]) >= 20
+    assert len(report["checks"]) >= 40
+    # Holds and authorizations were reserved, captured, voided and expired under the same faults, and
+    # the expiry jobs ran beside the clients.
+    ok = report["operations"]["ok_by_kind"]
+    for kind in ("hold_create", "hold_capture", "hold_void", "order_authorize", "order_capture", "order_void"):
+        assert ok.get(kind, 0) >= 1, (kind, ok)
+    jobs = report["jobs"]
+    assert jobs["expire_holds_runs"] >= 1 and jobs["expire_authorizations_runs"] >= 1, jobs
+    assert {"CAPTURED", "VOIDED", "EXPIRED"} <= set(jobs["holds_by_final_status"]), jobs
+    assert {"SUCCEEDED", "VOIDED"} <= set(jobs["authorizations_by_final_status"]), jobs
+    assert jobs["available_samples"] >= 1, jobs
