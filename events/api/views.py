@@ -14,6 +14,7 @@ from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.errors import InvalidParameter
 from mintguard_site.api.pagination import decode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.schema import (
+    BAD_REQUEST,
     INVALID,
     LIST_PARAMETERS,
     NOT_FOUND,
@@ -42,7 +43,8 @@ delivery_body = representation(s.DeliverySerializer)
 def write_route(*, request, response, summary: str, status: int = 200, extra_responses: dict | None = None,
                 examples=()):
     """Document a write of this app: its body, its answer and every error."""
-    responses = {status: response, 401: UNAUTHORIZED, 403: SCOPE_DENIED, 404: NOT_FOUND, 422: INVALID,
+    responses = {status: response, 400: BAD_REQUEST, 401: UNAUTHORIZED, 403: SCOPE_DENIED, 404: NOT_FOUND,
+                 422: INVALID,
                  **(extra_responses or {})}
     return extend_schema(summary=summary, request=request, responses=responses, examples=list(examples),
                          tags=ENDPOINT_TAGS)
