@@ -1,4 +1,5 @@
-# MintGuard web image: gunicorn serving Django, static files served by WhiteNoise.
+# MintGuard image: gunicorn serving Django (static files by WhiteNoise) by default; the same image
+# runs the task worker with `python manage.py run_worker` (compose.yaml's `worker` service).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

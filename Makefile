@@ -15,10 +15,11 @@ $(VENV): requirements.txt requirements-dev.txt
 	touch $@
 
 run: export DEBUG = true
-run: $(VENV) ## Migrate, seed demo data (prints the API key and login), serve on 127.0.0.1:8000
+# The worker (manage.py run_worker) runs the webhook deliveries and the schedule; Ctrl-C stops both.
+run: $(VENV) ## Migrate, seed demo data (prints the API key and login), serve on 127.0.0.1:8000 with a task worker
 	$(PYTHON) manage.py migrate
 	$(PYTHON) manage.py seed_demo
-	$(PYTHON) manage.py runserver 127.0.0.1:8000
+	$(PYTHON) scripts/with_worker.py -- $(PYTHON) manage.py runserver 127.0.0.1:8000
 
 migrate: $(VENV) ## Apply migrations to DATABASE_URL (default: SQLite under var/)
 	$(PYTHON) manage.py migrate

@@ -371,6 +371,25 @@ if not MINTGUARD_ENCRYPTION_KEYS:
 # true: webhook endpoints may be http:// and resolve to loopback or private addresses
 # (development and tests only: events/destinations.py refuses them otherwise).
 MINTGUARD_WEBHOOK_ALLOW_INSECURE = env.bool("MINTGUARD_WEBHOOK_ALLOW_INSECURE", default=False)
+# The schedule (mintguard_site/schedule.py), run by the workers: every MINTGUARD_SCHEDULE_TICK
+# seconds a tick enqueues the jobs that are due. Each job's interval in seconds; 0 turns it off
+# (run its command from cron instead).
+MINTGUARD_SCHEDULE_TICK = env.int("MINTGUARD_SCHEDULE_TICK", default=5, minimum=1, maximum=3600)
+MINTGUARD_SCHEDULE_HOLDS_EXPIRE = env.int("MINTGUARD_SCHEDULE_HOLDS_EXPIRE", default=15, minimum=0)
+MINTGUARD_SCHEDULE_AUTHORIZATIONS_EXPIRE = env.int("MINTGUARD_SCHEDULE_AUTHORIZATIONS_EXPIRE", default=30, minimum=0)
+MINTGUARD_SCHEDULE_PENDING_PAYMENTS_EXPIRE = env.int("MINTGUARD_SCHEDULE_PENDING_PAYMENTS_EXPIRE", default=30,
+                                                     minimum=0)
+MINTGUARD_SCHEDULE_EVENTS_SWEEP = env.int("MINTGUARD_SCHEDULE_EVENTS_SWEEP", default=30, minimum=0)
+MINTGUARD_SCHEDULE_IDEMPOTENCY_PURGE = env.int("MINTGUARD_SCHEDULE_IDEMPOTENCY_PURGE", default=3600, minimum=0)
+MINTGUARD_SCHEDULE_RECONCILE = env.int("MINTGUARD_SCHEDULE_RECONCILE", default=3600, minimum=0)
+MINTGUARD_SCHEDULE_TASK_RESULTS_PRUNE = env.int("MINTGUARD_SCHEDULE_TASK_RESULTS_PRUNE", default=86_400, minimum=0)
+# The scheduled expiry of pending payments settles those no webhook confirmed within this many seconds.
+MINTGUARD_PENDING_PAYMENTS_EXPIRE_AFTER = env.int("MINTGUARD_PENDING_PAYMENTS_EXPIRE_AFTER", default=86_400,
+                                                  minimum=60)
+# A measurement switch, not a feature flag: production keeps it on. false: the services record no
+# events (events.services.events_record writes nothing), so `make bench` can measure what events
+# cost the money path. Clients then get no events and no webhooks for anything done meanwhile.
+MINTGUARD_EVENTS = env.bool("MINTGUARD_EVENTS", default=True)
 
 # --- HTTP API ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Check the files that build, run and test MintGuard outside Django: compose, Docker, CI, make.
+"""Check the files that build, run and test MintGuard outside Django: compose, Docker, CI, make, scripts.
 
 The with_postgres tests start real PostgreSQL clusters; they skip only on a machine with no
 PostgreSQL server binaries at all.
@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -82,8 +83,9 @@ def port_is_open(port: int) -> bool:
 def test_compose_runs_app_and_db_by_default_and_redis_only_under_its_profile():
     services = load_compose()["services"]
 
-    assert {"app", "db", "redis"} <= services.keys()
+    assert {"app", "worker", "db", "redis"} <= services.keys()
     assert "profiles" not in services["app"]
+    assert "profiles" not in services["worker"]
     assert "profiles" not in services["db"]
     assert services["redis"]["profiles"] == ["redis"]
     assert services["redis"]["image"].startswith("redis:7")
@@ -119,6 +121,18 @@ def test_compose_requires_secrets_from_the_environment_and_serves_plain_http():
     assert str(environment["MINTGUARD_HTTPS"]).lower() == "false"
     assert environment["ALLOWED_HOSTS"]
     assert "8000:8000" in [str(port) for port in app["ports"]]
+
+
+def test_compose_runs_a_worker_from_the_app_image_and_environment_that_leaves_migrating_to_the_app():
+    services = load_compose()["services"]
+    worker, app = services["worker"], services["app"]
+
+    assert worker["build"] == app["build"]
+    assert service_environment(worker) == service_environment(app)
+    assert worker["entrypoint"] + worker["command"] == ["python", "manage.py", "run_worker"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker["restart"] in {"always", "unless-stopped"}  # a restarted worker mends the schedule
+    assert "ports" not in worker
 
 
 def test_compose_keeps_database_files_in_a_named_volume():
@@ -208,6 +222,54 @@ def test_make_test_runs_sqlite_suite_then_postgres_suite():
     sqlite_run = dry_run.index(".venv/bin/pytest -x")
     postgres_run = dry_run.index("scripts/with_postgres.py -- .venv/bin/pytest -x")
     assert sqlite_run < postgres_run
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_migrates_seeds_then_serves_with_a_worker_beside_the_server():
+    dry_run = subprocess.run(["make", "-n", "run"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+    migrate = dry_run.index("manage.py migrate")
+    seed = dry_run.index("manage.py seed_demo")
+    serve = dry_run.index("scripts/with_worker.py -- .venv/bin/python manage.py runserver 127.0.0.1:8000")
+    assert migrate < seed < serve
+
+
+# scripts/with_worker.py
+
+
+def run_with_worker(tmp_path, worker_code: str, command_code: str) -> tuple[int, list[str]]:
+    """Run with_worker.py with a worker that logs its pid to a file; return the exit status and the pids."""
+    pids = tmp_path / "pids"
+    worker = f"import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n'); {worker_code}"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "with_worker.py"), "--worker-command",
+         shlex.join([sys.executable, "-c", worker]), "--", sys.executable, "-c", command_code],
+        capture_output=True, text=True, timeout=60,
+    )
+    return result.returncode, pids.read_text().split() if pids.exists() else []
+
+
+def process_exists(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_with_worker_stops_the_worker_when_the_command_ends_and_exits_with_its_status(tmp_path):
+    status, pids = run_with_worker(tmp_path, "time.sleep(60)", "import time; time.sleep(1); raise SystemExit(3)")
+
+    assert status == 3
+    assert len(pids) == 1
+    assert not process_exists(pids[0])
+
+
+def test_with_worker_starts_a_worker_that_died_again(tmp_path):
+    status, pids = run_with_worker(tmp_path, "raise SystemExit(1)", "import time; time.sleep(5)")
+
+    assert status == 0
+    assert len(pids) >= 2
 
 
 # scripts/with_postgres.py

@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .background import DeliveryCollector, TaskQueueCollector
+
 logger = logging.getLogger(__name__)
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -182,7 +184,8 @@ class ReconciliationCollector:
 
 
 def exposition() -> bytes:
-    """Return the Prometheus text exposition of every worker's metrics plus the reconciliation gauges."""
+    """Return the Prometheus text exposition of every worker's metrics plus the gauges read from the
+    database (reconciliation, task queue and schedule, webhook deliveries)."""
     from prometheus_client import REGISTRY
 
     if multiprocess_dir():
@@ -191,6 +194,7 @@ def exposition() -> bytes:
         process_metrics = generate_latest(registry)
     else:
         process_metrics = generate_latest(REGISTRY)
-    reconciliation = CollectorRegistry()
-    reconciliation.register(ReconciliationCollector())
-    return process_metrics + generate_latest(reconciliation)
+    from_database = CollectorRegistry()
+    for collector in (ReconciliationCollector(), TaskQueueCollector(), DeliveryCollector()):
+        from_database.register(collector)
+    return process_metrics + generate_latest(from_database)

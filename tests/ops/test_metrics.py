@@ -1,14 +1,25 @@
-"""/metrics in one process: what the API does shows up, labelled by route pattern, behind a token."""
+"""/metrics in one process: what the API does shows up, labelled by route pattern, behind a token; the
+background work (task queue, schedule, webhook deliveries) is read from the database."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.models import Delivery, DeliveryAttempt, DeliveryStatus
+from events.services import endpoint_create, event_record
+from events.tasks import event_dispatch
 from ledger.reconciliation import reconcile_run
+from ledger.tasks import holds_expire_task
 from mintguard_site import observability
+from mintguard_site.schedule import JOBS, schedule_run_due
+from mintguard_site.tasks import reconcile_task
 
 from ..db_helpers import db_uuid, raw_sql
 from ..metrics_helpers import sample
@@ -161,6 +172,8 @@ def test_exposition_names_every_operations_metric_before_anything_happened():
         "mintguard_idempotency_conflicts_total",
         "mintguard_rate_limited_total",
         "mintguard_reconciliation_last_run_timestamp_seconds",
+        "mintguard_webhook_deliveries",
+        "mintguard_webhook_delivery_attempts_sampled",
     ):
         assert name in samples, name
 
@@ -237,3 +250,68 @@ def test_a_metric_that_cannot_be_recorded_never_fails_the_caller(monkeypatch, ca
 
     assert observability.record_payment("paid") is None
     assert "could not record metric record_payment" in caplog.text
+
+
+# --- background work, read from the database -------------------------------------------------
+
+
+def by_task(samples: dict, name: str) -> dict[str, float]:
+    return {dict(labels)["task"]: value for labels, value in samples.get(name, {}).items()}
+
+
+def test_queue_depth_counts_ready_tasks_per_task_apart_from_deferred_and_running_ones():
+    for _ in range(3):
+        holds_expire_task.enqueue()
+    reconcile_task.enqueue()
+    holds_expire_task.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()
+    started = reconcile_task.enqueue()
+    DBTaskResult.objects.filter(pk=started.id).update(status=TaskResultStatus.RUNNING)
+
+    samples = scrape()
+
+    holds, reconcile = holds_expire_task.module_path, reconcile_task.module_path
+    assert by_task(samples, "mintguard_task_queue_depth") == {holds: 3, reconcile: 1}
+    assert by_task(samples, "mintguard_tasks_deferred") == {holds: 1, reconcile: 0}
+    assert by_task(samples, "mintguard_tasks_running") == {holds: 0, reconcile: 1}
+
+
+def test_each_scheduled_job_exposes_when_it_last_ran():
+    now = timezone.now()
+    schedule_run_due(now=now)
+
+    last_runs = scrape()["mintguard_schedule_last_run_timestamp_seconds"]
+
+    for job in JOBS:
+        assert last_runs[frozenset({("job", job.name)})] == pytest.approx(now.timestamp())
+
+
+def test_deliveries_are_counted_by_status_and_recent_attempts_give_the_latency_quantiles(settings):
+    settings.MINTGUARD_WEBHOOK_ALLOW_INSECURE = True
+    endpoint, _ = endpoint_create(owner="client-a", url="http://127.0.0.1:9/hooks", events=["*"])
+    for n in range(4):
+        event_dispatch.call(str(event_record(type="order.paid", owner="client-a", data={"id": f"o-{n}"}).id))
+    first, second, third, _ = Delivery.objects.order_by("pk")
+    Delivery.objects.filter(pk=first.pk).update(status=DeliveryStatus.DELIVERED, delivered_at=timezone.now())
+    Delivery.objects.filter(pk__in=[second.pk, third.pk]).update(status=DeliveryStatus.FAILED)
+    # 1..100 ms within the hour, and a slow attempt from two hours ago that no longer counts
+    DeliveryAttempt.objects.create(delivery=first, endpoint=endpoint, number=1, status_code=500, duration_ms=9_000,
+                                   created_at=timezone.now() - timedelta(hours=2))
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(delivery=first, endpoint=endpoint, number=n + 1, status_code=200, duration_ms=n)
+        for n in range(1, 101))
+
+    samples = scrape()
+
+    deliveries = {dict(labels)["status"]: value for labels, value in samples["mintguard_webhook_deliveries"].items()}
+    assert deliveries == {"PENDING": 1, "DELIVERED": 1, "FAILED": 2}
+    assert samples["mintguard_webhook_delivery_attempts_sampled"][frozenset()] == 100
+    latency = samples["mintguard_webhook_delivery_duration_seconds"]
+    assert latency[frozenset({("quantile", "0.5")})] == pytest.approx(0.0505)
+    assert latency[frozenset({("quantile", "0.95")})] == pytest.approx(0.09505)
+
+
+def test_no_recent_attempt_means_no_latency_quantiles():
+    samples = scrape()
+
+    assert samples["mintguard_webhook_delivery_attempts_sampled"][frozenset()] == 0
+    assert "mintguard_webhook_delivery_duration_seconds" not in samples

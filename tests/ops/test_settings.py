@@ -109,7 +109,8 @@ def test_production_refuses_to_start_without_its_secrets(missing):
     ("MINTGUARD_API_RATE", "lots"), ("MINTGUARD_OUTAGE_PENDING_CAP", "USD=5"), ("CACHE_URL", "memcached://x"),
     ("MINTGUARD_HTTPS", "flase"), ("MINTGUARD_LOGIN_FAILURE_LIMIT", "five"), ("MINTGUARD_PROVIDER_TIMEOUT", "fast"),
     ("MINTGUARD_SYSTEM_BALANCE_BUCKETS", "0"), ("MINTGUARD_LEDGER_ENGINE", "pyhton"), ("MINTGUARD_ASSETS", "GOLD"),
-    ("DATABASE_URL", "mongodb://db/mintguard"),
+    ("DATABASE_URL", "mongodb://db/mintguard"), ("MINTGUARD_SCHEDULE_TICK", "0"),
+    ("MINTGUARD_SCHEDULE_HOLDS_EXPIRE", "-15"),
 ])
 def test_a_malformed_variable_stops_startup_with_its_name(variable, value):
     result = manage("check", env=production_env(**{variable: value}))
