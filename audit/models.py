@@ -28,6 +28,9 @@ class AuditAction(models.TextChoices):
     RECONCILIATION_STARTED = "reconciliation.started", "Reconciliation started"
     AUTHORIZATION_VOIDED = "authorization.voided", "Authorization voided"
     HOLD_VOIDED = "hold.voided", "Hold voided"
+    DELIVERY_RESENT = "delivery.resent", "Webhook delivery resent"
+    ENDPOINT_ENABLED = "webhook_endpoint.enabled", "Webhook endpoint enabled"
+    ENDPOINT_DISABLED = "webhook_endpoint.disabled", "Webhook endpoint disabled"
 
 
 class AuditEntryQuerySet(models.QuerySet):

@@ -71,6 +71,8 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="events_endpoint_owner_recent")]
+        # The dashboard's action on an endpoint (events/views.py); the API's PATCH is the client's own.
+        permissions = [("change_endpoint_state", "Can enable or disable a webhook endpoint")]
         # (bandit's B106 takes the empty strings below for passwords.)
         constraints = [
             models.CheckConstraint(condition=~Q(secret_encrypted=""),  # nosec B106
@@ -124,6 +126,7 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
+        permissions = [("resend_delivery", "Can resend a webhook delivery")]
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(status="PENDING"), name="events_delivery_due"),
         ]

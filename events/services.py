@@ -1,12 +1,18 @@
-"""Every write of the events app: recording events, managing webhook endpoints, resending a delivery."""
+"""Every write of the events app: recording events, managing webhook endpoints, resending a delivery,
+and the operators' audited actions from the dashboard."""
 
 import base64
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from mintguard_site import secrets_at_rest
 from mintguard_site.conf import WEBHOOK_SECRET_PREFIX
 
@@ -14,7 +20,7 @@ from . import selectors
 from .deliveries import delivery_reschedule
 from .destinations import url_check
 from .exceptions import UnknownEventType, WebhookEndpointDisabled
-from .locks import endpoint_for_update, endpoints_for_update
+from .locks import delivery_for_update, endpoint_for_update, endpoints_for_update
 from .models import Delivery, Event, WebhookEndpoint
 from .tasks import delivery_attempt, event_dispatch
 from .types import SUBSCRIBE_ALL, is_event_type, unknown_subscriptions
@@ -24,21 +30,50 @@ SECRET_BYTES = 24
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 
-def event_record(*, type: str, owner: str, data: dict) -> Event:
-    """Record an event and enqueue its dispatch, in the caller's transaction: two INSERTs, nothing read.
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record: its `type` (one of `events.types.EVENT_TYPES`), the API client it belongs
+    to (`owner`) and its `data`, the resource's body as the API returns it (JSON-ready)."""
 
-    Call it inside the transaction of the change it records (it runs on the money path): the event
-    and its dispatch then commit, or roll back, with that change. `data` is the resource's body as
-    the API returns it (JSON-ready); `type` one of `events.types.EVENT_TYPES`.
+    type: str
+    owner: str
+    data: dict
+
+
+def events_enabled() -> bool:
+    """Whether events are recorded (MINTGUARD_EVENTS: a measurement switch; production keeps it on)."""
+    return settings.MINTGUARD_EVENTS
+
+
+def events_record(records: Iterable[NewEvent]) -> list[Event]:
+    """Record events and enqueue one dispatch of them all, in the caller's transaction: two INSERTs, nothing read.
+
+    Call it inside the transaction of the change they record (it runs on the money path): the events
+    and their dispatch then commit, or roll back, with that change. A batch of a thousand transfers
+    is one INSERT of its thousand events and one task (SQLite splits the INSERT by its parameter limit).
+    `records` is read only when events are on, so a generator that renders the bodies costs nothing
+    when MINTGUARD_EVENTS is off; no records, or events off, write nothing and return [].
     """
-    if not is_event_type(type):
-        raise ValueError(f"unknown event type {type!r}: add it to events/types.py")
+    if not events_enabled():
+        return []
+    events = [Event(type=record.type, owner=record.owner, data=record.data) for record in records]
+    unknown = sorted({event.type for event in events if not is_event_type(event.type)})
+    if unknown:
+        raise ValueError(f"unknown event type(s) {', '.join(unknown)}: add them to events/types.py")
+    if not events:
+        return []
     # savepoint=False: inside a caller's transaction this joins it, costing no SAVEPOINT round trips;
-    # called alone it opens one, so the event never commits without its dispatch.
+    # called alone it opens one, so no event commits without its dispatch.
     with transaction.atomic(savepoint=False):
-        event = Event.objects.create(type=type, owner=owner, data=data)
-        event_dispatch.enqueue(str(event.id))
-    return event
+        Event.objects.bulk_create(events)
+        event_dispatch.enqueue(*(str(event.id) for event in events))
+    return events
+
+
+def event_record(*, type: str, owner: str, data: dict) -> Event | None:
+    """Record one event and enqueue its dispatch, as `events_record` does; None when events are off."""
+    recorded = events_record([NewEvent(type=type, owner=owner, data=data)])
+    return recorded[0] if recorded else None
 
 
 def new_secret() -> str:
@@ -140,3 +175,50 @@ def secrets_reencrypt() -> int:
             count += 1
         endpoint.save(update_fields=["secret_encrypted", "previous_secret_encrypted"])
     return count
+
+
+# --- operators' actions from the dashboard: each audited in its own transaction ---------------
+
+
+def _operator_note(note: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise ValueError("An operator's action on webhooks needs a note for the audit log.")
+    return note
+
+
+@transaction.atomic
+def operator_delivery_resend(*, endpoint_id, event_id, user, note: str) -> Delivery:
+    """Resend an event to an endpoint as an operator (`delivery_resend`) and record it in the audit log.
+
+    The note is required. The entry commits with the resend, or neither does; its `before` is the
+    delivery as it stood under its lock (empty when the endpoint never had one: the resend creates it).
+    """
+    note = _operator_note(note)
+    existing = Delivery.objects.filter(endpoint_id=endpoint_id, event_id=event_id).values_list("pk", flat=True).first()
+    previous = None if existing is None else delivery_for_update(existing)
+    before = {} if previous is None else {"status": previous.status, "attempts": previous.attempts}
+    delivery = delivery_resend(endpoint_id=endpoint_id, event_id=event_id, owner=None)
+    after = {"status": delivery.status, "attempts": delivery.attempts, "endpoint_id": str(delivery.endpoint_id)}
+    audit_record(actor=user, action=AuditAction.DELIVERY_RESENT, target_type="event", target_id=delivery.event_id,
+                 before=before, after=after, note=note)
+    return delivery
+
+
+@transaction.atomic
+def operator_endpoint_set_enabled(*, endpoint_id, enabled: bool, user, note: str) -> tuple[WebhookEndpoint, bool]:
+    """Enable or disable an endpoint as an operator (`endpoint_update`) and record it in the audit log.
+
+    Return the endpoint and whether it changed: one already so is left as it is, and nothing is
+    recorded. Disabled, it receives no new event and its pending deliveries fail at their next
+    attempt, unsent. A deleted endpoint raises WebhookEndpointNotFound: it stays disabled for ever.
+    """
+    note = _operator_note(note)
+    endpoint = endpoint_for_update(endpoint_id=endpoint_id, owner=None)
+    if endpoint.enabled == enabled:
+        return endpoint, False
+    endpoint = endpoint_update(endpoint_id=endpoint.pk, owner=None, enabled=enabled)
+    audit_record(actor=user, action=AuditAction.ENDPOINT_ENABLED if enabled else AuditAction.ENDPOINT_DISABLED,
+                 target_type="webhook_endpoint", target_id=endpoint.pk, before={"enabled": not enabled},
+                 after={"enabled": enabled}, note=note)
+    return endpoint, True

@@ -1,7 +1,8 @@
 """The events app's background tasks (Django's tasks framework; `manage.py db_worker` runs them).
 
-- `event_dispatch(event_id)`: enqueued with the event, in the transaction that records it; creates
-  the event's deliveries and enqueues one `delivery_attempt` for each, in one transaction.
+- `event_dispatch(*event_ids)`: enqueued with the events, in the transaction that records them (one
+  task for a whole batch); creates each event's deliveries and enqueues one `delivery_attempt` for
+  each, one event per transaction.
 - `delivery_attempt(delivery_id)`: one POST of a delivery; on failure it enqueues itself again,
   `run_after` the backoff, in the transaction that records the attempt.
 - `events_sweep()`: what a dead worker left behind (db_worker leaves a SIGKILLed task RUNNING for
@@ -21,13 +22,20 @@ from . import deliveries, destinations
 
 
 @task()
-def event_dispatch(event_id: str) -> int:
-    """Create the event's deliveries and enqueue their first attempts; return how many were created."""
-    with transaction.atomic():
-        created = deliveries.deliveries_create(event_id=event_id, now=timezone.now())
-        for delivery_id in created:
-            delivery_attempt.enqueue(delivery_id)
-    return len(created)
+def event_dispatch(*event_ids: str) -> int:
+    """Create the events' deliveries and enqueue their first attempts; return how many were created.
+
+    One event per transaction, so a batch's dispatch holds one event's lock at a time; one that dies
+    half-way leaves the rest to the sweep, and a run again skips the events already dispatched.
+    """
+    created = 0
+    for event_id in event_ids:
+        with transaction.atomic():
+            delivery_ids = deliveries.deliveries_create(event_id=event_id, now=timezone.now())
+            for delivery_id in delivery_ids:
+                delivery_attempt.enqueue(delivery_id)
+        created += len(delivery_ids)
+    return created
 
 
 @task()

@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("ledger.urls")),
     path("", include("wallets.urls")),
+    path("", include("events.urls")),
 ]
 
 handler400 = "mintguard_site.api.errors.handler400"

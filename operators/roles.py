@@ -1,7 +1,8 @@
 """The dashboard's roles: Django groups holding Django permissions.
 
-    viewer    reads everything: view_* on every model of ledger, payments, wallets and the audit log
-    operator  viewer + refund orders, resolve pending payments, run reconciliation, void holds
+    viewer    reads everything: view_* on every model of ledger, payments, wallets, events and the audit log
+    operator  viewer + refund orders, resolve pending payments, run reconciliation, void holds,
+              resend webhook deliveries, enable or disable webhook endpoints
     admin     operator + manage API keys (api.view/add/change_apiclient)
 
 Every view checks a permission, never a group name, so a superuser (who has every permission)
@@ -14,10 +15,10 @@ from django.db.models import Q
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 
-VIEWED_APPS = ("ledger", "payments", "wallets", "audit")
+VIEWED_APPS = ("ledger", "payments", "wallets", "events", "audit")
 # Each app declares its dashboard actions in its models' Meta.permissions.
 OPERATOR_PERMISSIONS = ("payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
-                        "ledger.void_hold")
+                        "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state")
 ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient")
 
 

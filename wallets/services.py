@@ -13,14 +13,20 @@ A hold reserves part of the wallet for a later spend: a ledger hold from the wal
 revenue, tied to the wallet and its `reference_id` by a `WalletHold` row (unique per API client).
 Its capture is that spend: one transaction of kind "spend" with a spend's metadata, whose
 reference the ledger fixes (`hold:<id>`, system namespace), so a hold is captured once.
+
+Each movement records its event in its transaction, for the wallet's owner (`wallet.topup`,
+`wallet.bonus`, `wallet.spend`, a capture's spend too), `data` the wallet transaction as the API
+shows it; a reference_id posted before records nothing again. The ledger records the holds' events.
 """
 
 import uuid
+from collections.abc import Callable
 from uuid import UUID
 
 from django.db import connection
 from django.utils import timezone
 
+from events.services import NewEvent
 from ledger.currencies import amount_check, validate_currency
 from ledger.exceptions import InsufficientFunds, ReferenceConflict
 from ledger.models import (
@@ -28,6 +34,7 @@ from ledger.models import (
     Direction,
     Hold,
     ReferenceNamespace,
+    Transaction,
 )
 from ledger.services import (
     HOLD_TTL_DEFAULT,
@@ -42,6 +49,7 @@ from ledger.services import (
 )
 
 from . import selectors
+from .bodies import wallet_transaction_body
 from .models import Wallet, WalletHold
 from .selectors import WalletIds, WalletTransaction
 
@@ -106,6 +114,16 @@ def _metadata(*, user_id: str, wallet_id: UUID) -> dict:
     return {"user_id": user_id, "wallet_id": str(wallet_id)}
 
 
+def _wallet_event(*, owner: str, user_id: str, wallet: WalletIds) -> Callable[[Transaction], NewEvent]:
+    """The event of a transaction on the wallet, named by its kind, for the wallet's owner."""
+
+    def event(txn: Transaction) -> NewEvent:
+        movement = selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
+        return NewEvent(type=f"wallet.{movement.type}", owner=owner, data=wallet_transaction_body(movement))
+
+    return event
+
+
 def _credit(
     *, kind: str, source: str, owner: str, user_id: str, amount: int, currency: str, reference: str, description: str
 ) -> WalletTransaction:
@@ -119,6 +137,7 @@ def _credit(
         description=description,
         metadata=_metadata(user_id=user_id, wallet_id=wallet.id),
         legs=[Leg(source_id, Direction.DEBIT, amount), Leg(wallet.account_id, Direction.CREDIT, amount)],
+        event=_wallet_event(owner=owner, user_id=user_id, wallet=wallet),
     )
     return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
 
@@ -177,6 +196,7 @@ def wallet_spend(
         description=description,
         metadata=_metadata(user_id=user_id, wallet_id=wallet.id),
         legs=[Leg(wallet.account_id, Direction.DEBIT, amount), Leg(revenue_id, Direction.CREDIT, amount)],
+        event=_wallet_event(owner=owner, user_id=user_id, wallet=wallet),
     )
     return selectors.wallet_transaction(user_id=user_id, wallet=wallet, txn=txn)
 
@@ -217,9 +237,11 @@ def wallet_hold_capture(*, hold_id, owner: str | None, amount: int | None = None
     wallet = placed.wallet
     metadata = {**_metadata(user_id=wallet.user_id, wallet_id=wallet.id), "reference_id": placed.reference_id,
                 "hold_id": str(placed.pk)}
-    hold, txn = hold_capture(hold_id=placed.pk, amount=amount, owner=owner, refuse_managed=False, kind="spend",
-                             metadata=metadata)
     ids = WalletIds(id=wallet.id, account_id=wallet.account_id)
+    # The ledger records hold.captured and, for the posted spend, this wallet.spend, together.
+    hold, txn = hold_capture(hold_id=placed.pk, amount=amount, owner=owner, refuse_managed=False, kind="spend",
+                             metadata=metadata, event=_wallet_event(owner=placed.owner, user_id=wallet.user_id,
+                                                                    wallet=ids))
     return hold, selectors.wallet_transaction(user_id=wallet.user_id, wallet=ids, txn=txn)
 
 

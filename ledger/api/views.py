@@ -8,40 +8,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import selectors, services
-from ledger.models import Direction, HoldStatus, Posting, Transaction
+from ledger.bodies import account_body, hold_body, movement_body, statement_entry, transfer_body
+from ledger.models import HoldStatus
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.errors import InvalidParameter
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of, parse_limit
 from mintguard_site.api.schema import LIST_PARAMETERS, money_route, problem, read_route
-from mintguard_site.api.serializers import representation, validated
+from mintguard_site.api.serializers import validated
 
 from . import serializers as s
 
 TAGS = ["accounts"]
-
-
-account_body = representation(s.AccountSerializer)
-_account_movement = representation(s.AccountMovementSerializer)
-
-_timestamp = s.serializers.DateTimeField()
-
-
-def transfer_body(txn: Transaction) -> dict:
-    """A transfer as the API shows it. Plain dicts: a batch renders a thousand of these."""
-    debit, credit = sorted(txn.legs, key=lambda p: p.direction != Direction.DEBIT)
-    return {
-        "id": str(txn.id),
-        "source_account_id": str(debit.account_id),
-        "destination_account_id": str(credit.account_id),
-        "amount": debit.amount,
-        "currency": debit.currency,
-        "description": txn.description,
-        "created_at": _timestamp.to_representation(txn.created_at),
-        "entries": [
-            {"account_id": str(p.account_id), "type": p.direction, "amount": p.amount} for p in (debit, credit)
-        ],
-    }
 
 
 class AccountListCreate(APIView):
@@ -75,7 +53,6 @@ class _AccountMovement(APIView):
     """Deposit or withdrawal: one service against the account's currency's cash account."""
 
     service = None
-    kind = ""
 
     def post(self, request, account_id):
         data = validated(s.MoneyMovementSerializer, request.data)
@@ -84,17 +61,11 @@ class _AccountMovement(APIView):
             account_id=account_id, amount=data["amount"], description=data["description"],
             reference=request.idempotency_key, owner=request_owner(request), accounts_owner=visible_owner(request),
         )
-        account = next(p.account for p in txn.legs if str(p.account_id) == str(account_id))
-        body = {
-            "transaction_id": txn.id, "type": self.kind, "amount": data["amount"], "currency": account.currency,
-            "description": txn.description, "created_at": txn.created_at, "account": account,
-        }
-        return Response(_account_movement(body), status=201)
+        return Response(movement_body(txn), status=201)
 
 
 class AccountDeposit(_AccountMovement):
     service = staticmethod(services.deposit)
-    kind = "deposit"
 
     @money_route(request=s.MoneyMovementSerializer, response=s.AccountMovementSerializer,
                  summary="Deposit into an account (DR cash / CR account)", tags=TAGS)
@@ -105,7 +76,6 @@ class AccountDeposit(_AccountMovement):
 
 class AccountWithdraw(_AccountMovement):
     service = staticmethod(services.withdraw)
-    kind = "withdrawal"
 
     @money_route(request=s.MoneyMovementSerializer, response=s.AccountMovementSerializer,
                  summary="Withdraw from an account (409 insufficient_funds if it would go negative)", tags=TAGS)
@@ -125,16 +95,6 @@ class AccountStatement(APIView):
                                                   before=decode_cursor(request, scope, size=1))
         next_cursor = encode_cursor(scope, position) if position else None
         return Response({"entries": [statement_entry(p) for p in page], "next_cursor": next_cursor})
-
-
-def statement_entry(posting: Posting) -> dict:
-    """One statement line (shape: StatementEntrySerializer). Plain dicts: a page renders up to 200."""
-    txn = posting.transaction
-    return {
-        "id": posting.id, "ts": _timestamp.to_representation(txn.created_at), "type": posting.direction,
-        "amount": posting.amount, "balance_after": posting.balance_after, "transaction_id": str(txn.id),
-        "ref": txn.reference, "description": txn.description,
-    }
 
 
 class TransferCreate(APIView):
@@ -181,7 +141,6 @@ class TransferDetail(APIView):
         return Response(transfer_body(selectors.transfer_get(transfer_id=transfer_id, owner=visible_owner(request))))
 
 
-hold_body = representation(s.HoldSerializer)
 HOLD_TAGS = ["holds"]
 HOLD_NOT_ACTIVE = problem("The hold was captured, voided or expired (`hold_not_active`, `hold_expired`), "
                           "or the capture exceeds it (`capture_exceeds_hold`)", "hold_not_active", 409)

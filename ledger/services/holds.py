@@ -4,6 +4,10 @@ A hold changes its bucket's `held` under the bucket's lock, as postings read it 
 9); every service that ends a hold locks the hold first, then the bucket (`ledger.locks`). A HELD
 hold past `expires_at` already reserves nothing (the engines and `Account.available` look at the
 clock); `holds_expire` only records that and releases its `held`.
+
+Each change records its event in its transaction: `hold.created`, `hold.captured` (with the event
+of the transaction the capture posted: `transfer.created`, or the caller's), `hold.voided`,
+`hold.expired`, for the hold's owner, `data` the hold as the API shows it.
 """
 
 import functools
@@ -17,8 +21,10 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from events.services import NewEvent, events_record
 
 from .. import engine_sql, locks
+from ..bodies import hold_body
 from ..currencies import amount_check
 from ..exceptions import (
     AccountNotFound,
@@ -34,6 +40,7 @@ from ..exceptions import (
 from ..models import Account, BalanceBucket, Direction, Hold, HoldStatus, ReferenceNamespace, Transaction
 from ..posting import insufficient_funds, system_account_named
 from .postings import (
+    EventOf,
     Leg,
     NewTransaction,
     _account_uuid,
@@ -43,6 +50,7 @@ from .postings import (
     joins_transaction,
     system_accounts_create,
     system_bucket_pick,
+    transfer_event,
 )
 
 HOLD_TTL_DEFAULT = 7 * 24 * 3600  # seconds: a week
@@ -75,6 +83,11 @@ def hold_refusal(code: str, detail: dict) -> LedgerError:
         return CaptureExceedsHold(f"Hold {hold['id']} holds {hold['amount']} {hold['currency']}; "
                                   f"{detail['requested']} requested.")
     raise ValueError(f"unknown hold refusal {code!r}")
+
+
+def hold_event(event_type: str, hold: Hold) -> NewEvent:
+    """The event of a hold's change, for its owner: the hold as the API shows it now."""
+    return NewEvent(type=event_type, owner=hold.owner, data=hold_body(hold))
 
 
 def _instant(value) -> datetime:
@@ -117,6 +130,7 @@ def hold_create(
         refusal, detail, hold = reserve()
     if refusal is not None:
         raise hold_refusal(refusal, detail)
+    events_record([hold_event("hold.created", hold)])
     return hold
 
 
@@ -191,19 +205,28 @@ def _give_back(hold: Hold) -> None:
 @joins_transaction
 def hold_capture(
     *, hold_id, amount: int | None = None, owner: str | None = None, refuse_managed: bool = True,
-    kind: str = "transfer", metadata: dict | None = None,
+    kind: str = "transfer", metadata: dict | None = None, event: EventOf = transfer_event,
 ) -> tuple[Hold, Transaction]:
     """Move `amount` (default: all) of a HELD hold to its destination in one transaction; release the rest.
 
     `owner` given, another owner's hold does not exist. The transfer's reference is the hold's
-    (`Hold.capture_reference`), so a hold is captured once whatever the callers do.
+    (`Hold.capture_reference`), so a hold is captured once whatever the callers do. Records
+    `hold.captured` and `event` of the posted transaction (a wallet's: its spend), in one INSERT.
     """
     hold_id = _hold_uuid(hold_id)
     if amount is not None:
         amount_check(amount)
     db = _sql_db()
     if db is None:
-        return _hold_capture_orm(hold_id, amount, owner, refuse_managed, kind, metadata)
+        hold, txn = _hold_capture_orm(hold_id, amount, owner, refuse_managed, kind, metadata)
+    else:
+        hold, txn = _hold_capture_sql(hold_id, amount, owner, refuse_managed, kind, metadata, db)
+    events_record([hold_event("hold.captured", hold), event(txn)])
+    return hold, txn
+
+
+def _hold_capture_sql(hold_id, amount, owner, refuse_managed, kind, metadata, db) -> tuple[Hold, Transaction]:
+    """One call of `ledger_hold_capture` (again, if a system bucket was missing)."""
     capture = functools.partial(engine_sql.hold_capture, hold_id=hold_id, owner=owner, refuse_managed=refuse_managed,
                                 amount=amount, kind=kind, metadata=metadata, db=db)
     refusal, detail, hold, txn = capture(bucket=system_bucket_pick())
@@ -238,6 +261,7 @@ def hold_void(*, hold_id, owner: str | None = None, refuse_managed: bool = True)
     hold = _active_hold(_hold_uuid(hold_id), owner, refuse_managed)
     _release(hold, HoldStatus.VOIDED)
     _give_back(hold)
+    events_record([hold_event("hold.voided", hold)])
     return hold
 
 
@@ -276,5 +300,6 @@ def holds_expire(*, now=None, limit: int = 1000) -> list[Hold]:
                 continue
             _release(hold, HoldStatus.EXPIRED)
             _give_back(hold)
+            events_record([hold_event("hold.expired", hold)])
             expired.append(hold)
     return expired

@@ -12,12 +12,16 @@ and refuse an account another app manages (a wallet's account), whose money move
 Posting goes through an engine (`MINTGUARD_LEDGER_ENGINE`): on PostgreSQL the function `ledger_post`
 (`engine_sql`, one round trip), else the ORM (`engine_python`). Both check the same things in the
 same order and answer alike (`ledger.posting`); a differential test keeps them so.
+
+Each posting a client cares about records its event in the posting's own transaction (`events`):
+deposits, withdrawals and transfers here, one event per transfer of a batch in one INSERT; a caller
+of `transaction_post` (the wallets) names its own. A reference posted before records nothing again.
 """
 
 import functools
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -27,7 +31,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from events.services import NewEvent, events_record
+
 from .. import engine_python, engine_sql, signals
+from ..bodies import movement_body, movement_leg, transfer_body
 from ..currencies import amount_check, currency_exponent
 from ..exceptions import AccountNotFound, InvalidTransaction, SelfTransfer
 from ..models import (
@@ -53,6 +60,8 @@ from ..posting import (  # noqa: F401 - part of the services interface
 )
 
 ENGINES = ("auto", "python")
+# The event that records a transaction a posting newly posted (`event=` of the posting services).
+EventOf = Callable[[Transaction], NewEvent]
 
 
 def joins_transaction(service):
@@ -172,15 +181,17 @@ def transaction_post(
     owner: str = SYSTEM_OWNER,
     description: str = "",
     metadata: dict | None = None,
+    event: EventOf | None = None,
 ) -> Transaction:
     """Post a balanced transaction, once per (owner, namespace, reference).
 
     `namespace` says whose reference it is: `ReferenceNamespace.CLIENT` for a value the client
     chose, `SYSTEM` for one our code derived. Posting the same reference again with the same legs
-    returns the original transaction; with other legs it raises ReferenceConflict.
+    returns the original transaction; with other legs it raises ReferenceConflict. `event` gives
+    the event that records the transaction, written with it, unless the reference was posted before.
     """
     new = NewTransaction(reference=reference, kind=kind, legs=legs, description=description, metadata=metadata)
-    return transaction_batch_post(namespace=namespace, owner=owner, transactions=[new])[0]
+    return _post(owner=owner, namespace=namespace, entries=[new], event=event)[0]
 
 
 def transaction_batch_post(
@@ -198,7 +209,7 @@ def transaction_batch_post(
 @joins_transaction
 def _post(
     *, owner: str, namespace: str, entries: Sequence[NewTransaction], accounts_owner: str | None = None,
-    refuse_managed: bool = False,
+    refuse_managed: bool = False, event: EventOf | None = None,
 ) -> list[Transaction]:
     if namespace not in ReferenceNamespace.values:
         raise ValueError(f"unknown reference namespace {namespace!r}")
@@ -213,6 +224,8 @@ def _post(
         system_accounts_create(currencies=missing.currencies)
         posted = engine.post(request, db=db)
     announce(posted, db=db)
+    if event is not None:  # a batch is all new or all posted before: its events are all or none
+        events_record(event(txn) for txn, posted_before in posted if not posted_before)
     return [txn for txn, _ in posted]
 
 
@@ -246,7 +259,17 @@ def _account_movement(
     entry = NewTransaction(reference=reference, kind=kind, description=description,
                   legs=[account, cash] if debit_account else [cash, account])
     return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[entry], accounts_owner=accounts_owner,
-                 refuse_managed=True)[0]
+                 refuse_managed=True, event=movement_event)[0]
+
+
+def movement_event(txn: Transaction) -> NewEvent:
+    """`account.deposit` or `account.withdrawal`, for the account's owner (whoever moved its money)."""
+    return NewEvent(type=f"account.{txn.kind}", owner=movement_leg(txn).account.owner, data=movement_body(txn))
+
+
+def transfer_event(txn: Transaction) -> NewEvent:
+    """`transfer.created`, for the transfer's owner (who reads it at /api/v1/transfers/{id})."""
+    return NewEvent(type="transfer.created", owner=txn.owner, data=transfer_body(txn))
 
 
 def deposit(
@@ -306,7 +329,7 @@ def transfer_create(
     """
     transfer = NewTransfer(source_id, destination_id, amount, description)
     return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=[_transfer_transaction(transfer, reference)],
-                 accounts_owner=accounts_owner, refuse_managed=True)[0]
+                 accounts_owner=accounts_owner, refuse_managed=True, event=transfer_event)[0]
 
 
 def transfers_create(
@@ -315,7 +338,8 @@ def transfers_create(
     """Post a batch of transfers all-or-nothing, locks taken once in (account, bucket) order.
 
     Transfer i of the batch has reference `{reference}:{i}`, in the client's namespace like any other.
+    Each records its `transfer.created`, all in one INSERT with one dispatch task.
     """
     entries = [_transfer_transaction(transfer, f"{reference}:{number}") for number, transfer in enumerate(transfers)]
     return _post(owner=owner, namespace=ReferenceNamespace.CLIENT, entries=entries, accounts_owner=accounts_owner,
-                 refuse_managed=True)
+                 refuse_managed=True, event=transfer_event)

@@ -23,8 +23,9 @@ from mintguard_site.api.schema import BAD_REQUEST, INVALID, LIST_PARAMETERS, mon
 from mintguard_site.api.serializers import NAME_MAX, normalise_identifier, representation, validated
 from mintguard_site.ratelimit import webhook_failure_hit
 from payments import selectors, services, webhooks
+from payments.bodies import order_body, payment_body, refund_body
 from payments.exceptions import WebhookSignatureInvalid
-from payments.models import Order, OrderStatus, Payment, WebhookResult
+from payments.models import Order, OrderStatus, WebhookResult
 from payments.providers import get_provider
 from payments.providers.simulator import SIMULATIONS
 
@@ -34,18 +35,7 @@ TAGS = ["orders"]
 SIMULATE_HEADER = "X-Provider-Simulate"
 
 
-order_body = representation(s.OrderSerializer)
-_payment = representation(s.PaymentSerializer)
-refund_body = representation(s.RefundSerializer)
 _checkout = representation(s.CheckoutResponseSerializer)
-
-
-def payment_body(payment: Payment) -> dict:
-    return _payment({
-        "id": payment.id, "status": payment.status, "amount": payment.amount,
-        "provider_reference": payment.provider_reference or None,
-        "failure_reason": payment.failure_reason or None, "created_at": payment.created_at,
-    })
 
 
 def pay_body(result: services.PayResult) -> dict:

@@ -1,12 +1,15 @@
-"""Create orders."""
+"""Create orders; the event of an order's status, which every service that changes it records."""
 
 import uuid
 from uuid import UUID
 
+from django.db import transaction
 from django.utils import timezone
 
+from events.services import NewEvent, events_record
 from ledger.currencies import amount_check, validate_currency
 
+from ..bodies import order_body
 from ..models import BuyerTrust, Order
 
 
@@ -22,11 +25,14 @@ def order_create(
     order_id: UUID | None = None,
     checkout_key: str | None = None,
 ) -> Order:
-    """Create an order awaiting payment. `order_id` lets a caller (the seed) make creation repeatable."""
+    """Create an order awaiting payment and record `order.created`, in one transaction.
+
+    `order_id` lets a caller (the seed) make creation repeatable.
+    """
     validate_currency(currency)
     amount_check(amount, field="amount")
     now = timezone.now()
-    return Order.objects.create(
+    order = Order(
         id=order_id or uuid.uuid4(),
         owner=owner,
         user_id=user_id,
@@ -39,6 +45,16 @@ def order_create(
         created_at=now,
         updated_at=now,
     )
+    with transaction.atomic(savepoint=False):  # joins a caller's; alone, the order commits with its event
+        order.save(force_insert=True)
+        events_record([order_event(order)])
+    return order
+
+
+def order_event(order: Order) -> NewEvent:
+    """The event of the order's status as it now is (`order.created`, `order.paid`, `order.refunded`...),
+    for the order's owner, `data` the order as the API shows it. Record it in the change's transaction."""
+    return NewEvent(type=f"order.{order.status.lower()}", owner=order.owner, data=order_body(order))
 
 
 def order_audit_state(order: Order) -> dict:

@@ -1,13 +1,15 @@
 """Write a payment's outcome on the payment and its order, booking a success in the ledger.
 
 Shared by the pay and authorize flows' step 3, by capture, void and expiry, and by
-`payment_outcome_apply`. Each write is a compare-and-set on the status the caller read
+`payment_outcome_apply` (webhooks, operators, the pending expiry), so each order's change records
+its event here, whoever made it. Each write is a compare-and-set on the status the caller read
 (`rows.update_if_status`): one that misses raises FinishedElsewhere, which rolls the caller's
 transaction back.
 """
 
 from django.utils import timezone
 
+from events.services import events_record
 from ledger.models import Direction, ReferenceNamespace, Transaction
 from ledger.services import Leg, system_account_id, transaction_post
 
@@ -15,6 +17,7 @@ from .. import rows
 from ..models import Order, OrderStatus, Payment, PaymentKind, PaymentStatus
 from ..policies import platform_fee
 from ..transitions import order_transition
+from .orders import order_event
 
 # The columns a new payment is inserted with, and those its outcome writes.
 PAYMENT_COLUMNS = ("id", "order", "kind", "status", "amount", "idempotency_key", "provider_reference", "failure_reason",
@@ -44,12 +47,14 @@ def payment_legs(*, order: Order, amount: int) -> list[Leg]:
 
 
 def _order_record(*, order: Order, status: str, failure_reason: str, paid_amount: int = 0) -> None:
-    """Move the order on (transitions.py decides) and write it, only while its status is still the one read."""
+    """Move the order on (transitions.py decides) and write it, only while its status is still the one read;
+    record the event of its new status (`order.paid`, `order.failed`...) in the same transaction."""
     status_before = order.status
     order_transition(order, status)
     order.failure_reason, order.paid_amount = failure_reason, paid_amount
     if not rows.update_if_status(order, ORDER_OUTCOME_COLUMNS, status=status_before):
         raise FinishedElsewhere()
+    events_record([order_event(order)])
 
 
 def payment_record(

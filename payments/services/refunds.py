@@ -13,6 +13,7 @@ from django.db import transaction
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from events.services import NewEvent, events_record
 from ledger.currencies import amount_check
 from ledger.models import Direction, ReferenceNamespace
 from ledger.services import Leg, joins_transaction, system_account_id, transaction_post
@@ -20,11 +21,12 @@ from mintguard_site import observability
 from mintguard_site.api.auth import operator_owner
 
 from .. import locks
+from ..bodies import refund_body
 from ..exceptions import OrderNotRefundable, RefundExceedsRemaining, RefundKeyConflict
 from ..models import Order, Payment, PaymentStatus, Refund
 from ..providers import RefundOutcome, get_provider
 from ..transitions import REFUNDABLE_STATUSES, order_transition, status_after_refunds
-from .orders import order_audit_state
+from .orders import order_audit_state, order_event
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,8 @@ def refund_create(
 
     Return (refund, created); `refund.order` is the order as the refund left it, under its lock.
     With `idempotency_key`, the same caller asking again on the same order gets the first refund
-    back, with `created` False (another amount under that key is a conflict). The provider is told
+    back, with `created` False (another amount under that key is a conflict). A new refund records
+    `refund.succeeded` and the order's `order.partially_refunded` or `order.refunded`. The provider is told
     after commit (`refund_dispatch`): the ledger books what we owe the buyer at once, and the
     provider call, keyed by the refund id, never runs under our locks.
     """
@@ -128,6 +131,7 @@ def refund_create(
     order.refunded_amount += amount
     order_transition(order, status_after_refunds(paid=order.paid_amount, refunded=order.refunded_amount))
     order.save(update_fields=["status", "refunded_amount", "updated_at"])
+    events_record([NewEvent(type="refund.succeeded", owner=order.owner, data=refund_body(refund)), order_event(order)])
     transaction.on_commit(lambda: observability.record_refund(amount, order.currency), robust=True)
     transaction.on_commit(lambda: refund_dispatch(refund_id=refund.id), robust=True)
     return refund, True

@@ -14,7 +14,10 @@ from playwright.sync_api import expect
 
 from ledger.models import Account, Transaction
 from ledger.services import hold_capture, hold_create
+from mintguard_site.api.models import ApiClient
 from payments.models import Order
+
+from ..events.factories import webhook_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +66,8 @@ def test_every_page_has_no_accessibility_violations_for_each_role(page, site, au
     refunded = Order.objects.filter(status="PARTIALLY_REFUNDED").order_by("created_at").first()
     account = Account.objects.filter(owner__gt="").order_by("created_at").first()
     held, captured = holds_on_a_funded_account()
+    webhooks = webhook_history(ApiClient.objects.get(name="demo").owner)
+    event, hook = webhooks["event"], webhooks["endpoint"]
     paths = [
         "/", "/orders/", "/orders/?q=no-such-order", f"/orders/{paid.pk}/", f"/orders/{refunded.pk}/",
         "/pending/", "/refunds/", "/refunds/?q=no-such-refund", "/ledger/", f"/ledger/accounts/{account.pk}/",
@@ -70,6 +75,10 @@ def test_every_page_has_no_accessibility_violations_for_each_role(page, site, au
         "/wallets/", "/wallets/?user_id=user-ana", "/wallets/?user_id=no-such-user", "/reconciliation/",
         "/audit/", "/api-keys/", f"/orders/{uuid.uuid4()}/",
         "/holds/", "/holds/?status=EXPIRED&account=no-such-account", f"/holds/{held.pk}/", f"/holds/{captured.pk}/",
+        "/events/", "/events/?type=hold.created&q=no-such-event", f"/events/{event.pk}/",
+        f"/events/{event.pk}/deliveries/{hook.pk}/", f"/events/{event.pk}/deliveries/{webhooks['deleted'].pk}/",
+        "/events/endpoints/", "/events/endpoints/?state=deleted&q=nowhere", f"/events/endpoints/{hook.pk}/",
+        f"/events/endpoints/{webhooks['deleted'].pk}/",
     ]
 
     # when
@@ -87,6 +96,16 @@ def test_every_page_has_no_accessibility_violations_for_each_role(page, site, au
         page.click("[data-testid=review-void]")
         expect(page.locator("[data-testid=confirm-void]")).to_be_visible()
         audit(f"/holds/{held.pk}/ (void review)")
+        page.goto(site(f"/events/{event.pk}/deliveries/{hook.pk}/"))  # the resend's review step
+        page.fill("input[name=note]", "the client lost it")
+        page.click("[data-testid=review-resend]")
+        expect(page.locator("[data-testid=confirm-resend]")).to_be_visible()
+        audit(f"/events/{event.pk}/deliveries/{hook.pk}/ (resend review)")
+        page.goto(site(f"/events/endpoints/{hook.pk}/"))  # disabling the endpoint: its review step
+        page.fill("input[name=note]", "the receiver is down")
+        page.click("[data-testid=review-state]")
+        expect(page.locator("[data-testid=confirm-state]")).to_be_visible()
+        audit(f"/events/endpoints/{hook.pk}/ (disable review)")
 
     # then
     assert not audit.violations, report(audit.violations)
@@ -105,7 +124,7 @@ def holds_on_a_funded_account():
 def test_empty_pages_have_no_accessibility_violations(page, site, audit):
     site.sign_in(get_user_model().objects.create_superuser("root", "root@example.com", "pw-123-unused"))
     for path in ["/", "/orders/", "/pending/", "/refunds/", "/ledger/", "/holds/", "/wallets/", "/reconciliation/",
-                 "/audit/", "/api-keys/"]:
+                 "/audit/", "/api-keys/", "/events/", "/events/endpoints/"]:
         page.goto(site(path))
         audit(path)
     assert not audit.violations, report(audit.violations)

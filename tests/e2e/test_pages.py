@@ -12,8 +12,8 @@ from payments.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NAVIGATION = ["Overview", "Orders", "Pending payments", "Refunds", "Ledger", "Holds", "Wallets", "Reconciliation",
-              "Audit log", "API keys"]
+NAVIGATION = ["Overview", "Orders", "Pending payments", "Refunds", "Ledger", "Holds", "Wallets", "Events",
+              "Reconciliation", "Audit log", "API keys"]
 
 
 @pytest.fixture
@@ -48,6 +48,7 @@ def test_every_page_renders_the_demo_data_from_the_navigation(page, site, shot, 
         "Ledger": ("[data-testid=customer-accounts] tbody tr", 8, "ledger"),
         "Holds": ("[data-testid=hold-list] tbody tr", 1, "holds"),  # the demo seeds none: its empty state
         "Wallets": ("[data-testid=recent-wallets] tbody tr", 4, "wallets"),
+        "Events": ("[data-testid=event-list] tbody tr", 1, "events"),  # the demo seeds none: its empty state
         "Reconciliation": ("[data-testid=reconciliation-runs] tbody tr", 1, "reconciliation"),
         "Audit log": ("[data-testid=audit-table] tbody tr", 6, "audit"),
         "API keys": ("[data-testid=api-clients] tbody tr", 1, "api-keys"),

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from ledger.services import hold_create
 from payments.models import Order
 
+from ..events.factories import webhook_history
 from ..ledger.factories import AccountFactory
 from ..operators.factories import paid_order
 from ..role_helpers import user_with_role
@@ -30,10 +31,15 @@ def test_the_overview_a_list_and_a_detail_page_fit_a_phone_with_the_content_firs
     destination = AccountFactory(name="Another customer account, named at length")
     held = hold_create(source_id=source.pk, destination_id=destination.pk, amount=1_234_567, owner="client-a",
                        description="A walnut desk, delivered and assembled")
+    # ...and an event delivered to an endpoint with a long URL, its data holding a long description
+    webhooks = webhook_history("client-a")
+    event, hook = webhooks["event"], webhooks["endpoint"]
     site.sign_in(user_with_role("operator"))
     order = Order.objects.order_by("created_at").first()
 
-    for path in ["/", "/orders/", f"/orders/{order.pk}/", "/holds/", f"/holds/{held.pk}/"]:
+    for path in ["/", "/orders/", f"/orders/{order.pk}/", "/holds/", f"/holds/{held.pk}/", "/events/",
+                 f"/events/{event.pk}/", f"/events/{event.pk}/deliveries/{hook.pk}/", "/events/endpoints/",
+                 f"/events/endpoints/{hook.pk}/"]:
         # when
         page.goto(site(path))
 

@@ -51,6 +51,8 @@ def pages(rows) -> list[str]:
         "/reconciliation/",
         "/reconciliation/status/",
         "/audit/",
+        "/events/",
+        "/events/endpoints/",
     ]
 
 
@@ -153,10 +155,11 @@ def test_the_roles_migration_grants_reading_to_viewers_and_actions_by_role(db):
 
     viewer, operator, admin = perms("viewer"), perms("operator"), perms("admin")
     assert {"payments.view_order", "payments.view_refund", "payments.view_webhookevent", "ledger.view_account",
-            "ledger.view_transaction", "wallets.view_wallet", "audit.view_auditentry"} <= viewer
+            "ledger.view_transaction", "wallets.view_wallet", "events.view_event", "events.view_webhookendpoint",
+            "events.view_delivery", "audit.view_auditentry"} <= viewer
     assert all(p.split(".")[1].startswith("view_") for p in viewer)
     assert operator - viewer == {"payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
-                                 "ledger.void_hold"}
+                                 "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state"}
     assert admin - operator == {"api.view_apiclient", "api.add_apiclient", "api.change_apiclient"}
     # Nobody can be granted a change to the audit log: the permissions do not exist.
     assert not Permission.objects.filter(

@@ -1,8 +1,15 @@
-"""The hot path stays lean: the exact statements a transfer, a replay, a top-up and a pay send.
+"""The hot path stays lean: the exact statements a transfer, a replay, a top-up, a pay and a hold send.
 
 Transactional tests, so no test-wide transaction turns the real BEGIN/COMMIT boundaries
 into savepoints: the counts are what production sends (BEGIN, COMMIT and ROLLBACK aside). On
 PostgreSQL a posting is one call of the `ledger_post` function; SQLite posts through the ORM.
+
+Every change records its event in the change's own transaction (the outbox, `events.services`):
+that costs exactly two INSERTs, the event and the task that dispatches it, and nothing read. So on
+PostgreSQL a transfer or a deposit went from 3 statements to 5, a wallet top-up from 4 to 6, a
+pay from 8 to 10, a hold from 3 to 5, a capture from 3 to 5 (its two events, hold.captured and
+transfer.created, share the two INSERTs) and a void from 3 to 5. A replay and a refusal record
+nothing and cost what they did.
 """
 
 import re
@@ -26,13 +33,16 @@ POSTING = ["SELECT ledger_post"] if ON_POSTGRES else [
 ]
 # Reserve the Idempotency-Key (PostgreSQL: one INSERT ... ON CONFLICT that also reads a stored answer).
 RESERVE = "WITH api_idempotencykey" if ON_POSTGRES else "INSERT api_idempotencykey"
+# The change's event(s), in one INSERT, and the one task that dispatches them: on both databases.
+EVENT = ["INSERT events_event", "INSERT django_tasks_database_dbtaskresult"]
 
 
 def label(sql: str) -> str:
     """'VERB table' of a statement, whether the ORM (quoted names) or our raw SQL wrote it."""
-    if "ledger_post(" in sql:
-        return "SELECT ledger_post"
-    table = re.search(r"\b((?:api|ledger|wallets|payments)_[a-z]+)", sql)
+    function = re.search(r"\b(ledger_post|ledger_hold_create|ledger_hold_capture)\(", sql)
+    if function:
+        return f"SELECT {function.group(1)}"
+    table = re.search(r"\b((?:api|ledger|wallets|payments|events)_[a-z]+|django_tasks_database_[a-z]+)", sql)
     return f"{sql.split(None, 1)[0].upper()} {table.group(1) if table else sql}"
 
 
@@ -61,9 +71,9 @@ def test_a_transfer_reserves_posts_and_stores(api, two_accounts):
     response, sent = statements(lambda: transfer(api, *two_accounts, "t-1"))
     assert response.status_code == 201
     # No API-key query (cached), no account lookup before or re-read after the posting.
-    assert sent == [RESERVE, *POSTING, "UPDATE api_idempotencykey"]
+    assert sent == [RESERVE, *POSTING, *EVENT, "UPDATE api_idempotencykey"]
     if ON_POSTGRES:
-        assert len(sent) == 3
+        assert len(sent) == 5
 
 
 def test_a_deposit_is_a_transfer_from_cash(api, two_accounts):
@@ -71,7 +81,7 @@ def test_a_deposit_is_a_transfer_from_cash(api, two_accounts):
     response, sent = statements(lambda: api.post(f"/api/v1/accounts/{a}/deposit", {"amount": 5}, format="json",
                                                  HTTP_IDEMPOTENCY_KEY="d-1"))
     assert response.status_code == 201 and response.json()["account"]["balance"] == 10_005
-    assert sent == [RESERVE, *POSTING, "UPDATE api_idempotencykey"]
+    assert sent == [RESERVE, *POSTING, *EVENT, "UPDATE api_idempotencykey"]
 
 
 def test_a_replay_is_one_indexed_read(api, two_accounts):
@@ -87,11 +97,12 @@ def test_a_refused_withdrawal_stores_its_409_after_the_rollback(api, two_account
     response, sent = statements(lambda: api.post(f"/api/v1/accounts/{b}/withdraw", {"amount": 1}, format="json",
                                                  HTTP_IDEMPOTENCY_KEY="w-1"))
     assert response.status_code == 409 and response.json()["code"] == "insufficient_funds"
-    # The refusal comes back before any ledger write; the stored answer is one more statement.
+    # The refusal comes back before any ledger write; the stored answer is one more statement. No event.
     assert sent[0] == RESERVE and sent[-1] == RESERVE and "UPDATE api_idempotencykey" not in sent
+    assert not set(EVENT) & set(sent)
 
 
-def test_a_pay_takes_twelve_statements(api):
+def test_a_pay_takes_fourteen_statements(api):
     warm_up, order = (api.post("/api/v1/orders", {"user_id": "u", "amount": 100, "currency": "USD"},
                                format="json").json() for _ in range(2))
     # The first payment in a currency creates its system accounts: not the steady state measured here.
@@ -105,6 +116,7 @@ def test_a_pay_takes_twelve_statements(api):
         "INSERT payments_payment",         # the PROCESSING attempt: the recovery point, committed
         "INSERT payments_simulatedcharge",  # the provider (simulator): one statement per new charge
         "UPDATE payments_order",           # PAID, only while still in the status step 1 read
+        *EVENT,                            # order.paid
         *(s for s in POSTING if s != "SELECT ledger_account"),  # system accounts only: nothing to look up
         "UPDATE payments_payment",         # SUCCEEDED, only while still PROCESSING
         "UPDATE api_idempotencykey",       # the stored response
@@ -119,4 +131,70 @@ def test_a_wallet_top_up_is_a_transfer_plus_the_wallet_lookup(api):
     assert topup("warm-up").status_code == 201  # opens the wallet and the system accounts
     response, sent = statements(lambda: topup("t-1"))
     assert response.status_code == 201 and response.json()["balance_after"] == 10
-    assert sent == [RESERVE, "SELECT wallets_wallet", *POSTING, "UPDATE api_idempotencykey"]
+    assert sent == [RESERVE, "SELECT wallets_wallet", *POSTING, *EVENT, "UPDATE api_idempotencykey"]
+
+
+# A hold on PostgreSQL is one call of `ledger_hold_create`; through the ORM: find both accounts, lock
+# the source's balance row, write the hold, add it to the row's `held`.
+HOLD_CREATE = ["SELECT ledger_hold_create"] if ON_POSTGRES else [
+    "SELECT ledger_account",           # both accounts, ownership checked, one query
+    "SELECT ledger_balancebucket",     # lock the source's balance row FOR UPDATE
+    "INSERT ledger_hold",
+    "UPDATE ledger_balancebucket",     # held += amount
+]
+# A capture on PostgreSQL is one call of `ledger_hold_capture` (which calls `ledger_post`); through the ORM:
+CAPTURE = ["SELECT ledger_hold_capture"] if ON_POSTGRES else [
+    "SELECT ledger_hold",              # lock the hold (FOR UPDATE) with both accounts
+    "UPDATE ledger_hold",              # CAPTURED, before the posting, so it no longer reserves
+    "SELECT ledger_account",           # the posting, as POSTING, except that the source's row still
+    "SELECT ledger_balancebucket",     # counts the hold in `held` (given back after the posting, in
+    "SELECT ledger_hold",              # lock order), so it sums the account's other active holds
+    "SELECT ledger_transaction",
+    "INSERT ledger_transaction",
+    "INSERT ledger_posting",
+    "UPDATE ledger_balancebucket",
+    "UPDATE ledger_balancebucket",     # held -= amount
+]
+
+
+def hold(api, a, b, key, amount=1):
+    return api.post("/api/v1/holds", {"source_account_id": a, "destination_account_id": b, "amount": amount},
+                    format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_hold_reserves_in_one_call_and_stores(api, two_accounts):
+    response, sent = statements(lambda: hold(api, *two_accounts, "h-1"))
+    assert response.status_code == 201 and response.json()["status"] == "HELD"
+    # `held` is 0, so no hold is summed; nothing is read back after the writes.
+    assert sent == [RESERVE, *HOLD_CREATE, *EVENT, "UPDATE api_idempotencykey"]
+    if ON_POSTGRES:
+        assert len(sent) == 5
+
+
+def test_a_hold_beside_an_active_one_also_sums_the_active_holds(api, two_accounts):
+    assert hold(api, *two_accounts, "h-1").status_code == 201
+    response, sent = statements(lambda: hold(api, *two_accounts, "h-2"))
+    assert response.status_code == 201
+    if ON_POSTGRES:  # the function sums them inside
+        assert sent == [RESERVE, "SELECT ledger_hold_create", *EVENT, "UPDATE api_idempotencykey"]
+    else:
+        assert sent == [RESERVE, *HOLD_CREATE[:2], "SELECT ledger_hold", *HOLD_CREATE[2:], *EVENT,
+                        "UPDATE api_idempotencykey"]
+
+
+def test_a_capture_is_one_call_between_reserving_and_storing_the_key(api, two_accounts):
+    held = hold(api, *two_accounts, "h-1", amount=5).json()
+    response, sent = statements(lambda: api.post(f"/api/v1/holds/{held['id']}/capture", {}, format="json",
+                                                 HTTP_IDEMPOTENCY_KEY="c-1"))
+    assert response.status_code == 201 and response.json()["transfer"]["amount"] == 5
+    # hold.captured and transfer.created: one INSERT of both, one task.
+    assert sent == [RESERVE, *CAPTURE, *EVENT, "UPDATE api_idempotencykey"]
+    if ON_POSTGRES:
+        assert len(sent) == 5
+
+
+def test_a_void_without_a_key_is_five_statements(api, two_accounts):
+    held = hold(api, *two_accounts, "h-1").json()
+    response, sent = statements(lambda: api.post(f"/api/v1/holds/{held['id']}/void", {}, format="json"))
+    assert response.status_code == 200 and response.json()["hold"]["status"] == "VOIDED"
+    assert sent == ["SELECT ledger_hold", "UPDATE ledger_hold", "UPDATE ledger_balancebucket", *EVENT]

@@ -14,11 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.api.serializers import HoldCaptureSerializer, HoldSerializer, HoldVoidResultSerializer, HoldVoidSerializer
+from ledger.bodies import hold_body
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.idempotency import idempotent
 from mintguard_site.api.schema import money_route, problem, read_route
-from mintguard_site.api.serializers import normalise_identifier, representation, validated
+from mintguard_site.api.serializers import normalise_identifier, validated
 from wallets import selectors, services
+from wallets.bodies import wallet_transaction_body
 from wallets.exceptions import WalletNotFound
 
 from . import serializers as s
@@ -49,10 +51,6 @@ HOLD_NOT_FOUND = problem("No wallet hold with this id under your API client", "h
 HOLD_NOT_ACTIVE = problem("The hold was captured or voided (`hold_not_active`) or expired (`hold_expired`), or "
                           "the capture exceeds it (`capture_exceeds_hold`)", "hold_not_active", 409)
 HOLD_TAGS = [*TAGS, "holds"]
-
-
-wallet_transaction_body = representation(s.WalletTransactionSerializer)
-hold_body = representation(HoldSerializer)
 
 
 class _WalletOperation(APIView):
