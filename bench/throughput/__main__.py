@@ -14,10 +14,13 @@
    SQL (bench/throughput/baseline.py), spread and hot, at the same concurrency and duration.
    `healthz` (GET /healthz, no database) is the framework's floor in the same run. `hold_capture`
    moves each transfer in two requests (a hold, then its capture) and counts transfers moved/s.
+   `transfers` runs with events on and the client subscribed to every event by a webhook endpoint
+   (loopback, never called: no worker runs); `transfers_no_events` repeats it on a gunicorn
+   restarted with MINTGUARD_EVENTS=false, same port, data and connections.
 4. After the seeding and after every API scenario, `manage.py reconcile` checks the books.
 5. Last, bench/profile_request.py measures the in-process CPU of one API transfer on the same
    database (`cpu_per_transfer`).
-6. Print the results and the targets (issue 15's 1-8, issue 18's 9), met or missed, and write
+6. Print the results and the targets (issue 15's 1-8, issue 18's 9, issue 19's 10), met or missed, and write
    `<output>/benchmarks.md` and `<output>/benchmarks.png`.
 Everything it started is stopped and its temporary files removed, also on failure or Ctrl-C.
 

@@ -34,6 +34,11 @@ SCENARIOS = [
     # The framework's floor: every middleware, no credentials, no database.
     Scenario("healthz", "healthz", "GET /healthz through the middleware stack (no database)"),
     Scenario("transfers", "transfers", "Transfers between random customer accounts (spread)"),
+    # Issue 19: the same transfers, same data and connections, on a gunicorn started with events off
+    # (MINTGUARD_EVENTS=false); `transfers` records its events, and a webhook endpoint subscribed to
+    # every event (registered in setup) makes them ones a client would get.
+    Scenario("transfers_no_events", "transfers", "Transfers between random customer accounts, events off (control)",
+             server_env={"MINTGUARD_EVENTS": "false"}),
     # Issue 18: a two-phase transfer (hold, then capture) next to the plain one it is judged against.
     Scenario("hold_capture", "hold_capture", "Hold + capture between random customer accounts (spread)"),
     Scenario("topup", "topup", "Wallet top-ups, random users (hot: treasury)"),
@@ -52,6 +57,8 @@ BASELINES = [
     ("sql_spread", "spread", "Raw SQL transfer, random pair (pgbench, spread)"),
     ("sql_hot", "hot", "Raw SQL transfer, one hot row + a random row (pgbench, hot)"),
 ]
+# The bench client's webhook endpoint: loopback, nothing listening (the discard port), never called.
+WEBHOOK_URL = "http://127.0.0.1:9/bench-webhooks"
 BATCH_SIZES = (1000, 500, 250, 100)
 # Not a wrk scenario: bench/profile_request.py's in-process CPU per transfer, run after the others.
 CPU_PROFILE = "cpu_per_transfer"
@@ -131,6 +138,20 @@ class Bench:
         self.notes["batch"] = f"not available: no batch size from 100 to {self.plan.max_batch:,} was accepted"
         return None
 
+    def webhook_endpoint(self) -> None:
+        """Subscribe the bench client to every event, so the events the runs record are ones it would get.
+
+        The URL is loopback (MINTGUARD_WEBHOOK_ALLOW_INSECURE is on in the bench's env) and nothing
+        listens there: no worker runs, so what a transfer costs is recording its event and enqueueing
+        its dispatch, in the transfer's transaction, not the deliveries.
+        """
+        status, _, body = self.api("POST", "/api/v1/webhook-endpoints",
+                                   {"url": WEBHOOK_URL, "events": ["*"], "description": "bench"})
+        if status != 201:
+            raise RuntimeError(f"registering the bench's webhook endpoint failed: {status} {str(body)[:500]}")
+        self.info["webhook_endpoint"] = f"{WEBHOOK_URL}, events [\"*\"]"
+        say(f"webhook endpoint {body['id']}: {WEBHOOK_URL}, every event (no worker runs: nothing is delivered)")
+
     def deepen_statement(self, entries: int) -> None:
         """Give the deep account `entries` statement entries: via the batch endpoint when it works."""
         deep, partner = self.data["deep_account"], self.data["deep_partner"]
@@ -164,6 +185,7 @@ class Bench:
         self.data = self.seed("base", "--spec", str(spec))
         self.server = stack.enter_context(Server(env=self.env, port=port, log_path=self.workdir / "gunicorn.log"))
         say(f"gunicorn: {plan.workers} sync workers on {self.server.url}")
+        self.webhook_endpoint()
         self.batch_size = self.batch_probe()
         self.deepen_statement(plan.deep_page * plan.page_size)
         cursor = self.seed("cursor", "--account", self.data["deep_account"], "--page", str(plan.deep_page),

@@ -21,9 +21,11 @@ def default_workers() -> int:
 
 
 def django_env(*, database_url: str, workdir: Path, workers: int, port: int) -> dict[str, str]:
-    """Production settings on loopback with a rate limit no run can reach."""
+    """Production settings on loopback with a rate limit no run can reach (events on, loopback webhooks allowed)."""
     return production_env(database_url=database_url, workdir=workdir, workers=workers, api_rate="100000000/min",
-                          GUNICORN_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(REPO))
+                          GUNICORN_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(REPO),
+                          # The bench client's webhook endpoint is a loopback http:// URL (never called).
+                          MINTGUARD_WEBHOOK_ALLOW_INSECURE="true")
 
 
 def manage(env: dict, *args: str, timeout: float = 600) -> None:

@@ -1,23 +1,27 @@
-"""Issue 15's "done means" (targets 1-8) and issue 18's (target 9), judged from one run: every
-target with its figure and met or missed.
+"""Issue 15's "done means" (targets 1-8), issue 18's (target 9) and issue 19's (target 10), judged
+from one run: every target with its figure and met or missed.
 
 Ratios divide two rows of the same run (medians of its runs), so the machine's speed cancels out.
 Target 5 is bench/profile_request.py's in-process CPU per transfer; target 7 is `manage.py
 reconcile`, run after the seeding and after every API scenario. Target 9 is issue 18's "cost per
 transfer moved of hold + capture within 2.5 x a plain transfer": at the same concurrency, a hold +
 capture pair moves its transfer in at most 2.5 x the time a plain transfer takes, that is
-hold_capture's transfers/s >= 1 / 2.5 = 0.4 x the transfers scenario's requests/s.
+hold_capture's transfers/s >= 1 / 2.5 = 0.4 x the transfers scenario's requests/s. Target 10 is
+issue 19's cost of events on the money path: transfers with events on (and a webhook endpoint
+subscribed to every event) reach at least 0.85 x the requests/s of the same transfers on a gunicorn
+started with MINTGUARD_EVENTS=false (transfers_no_events: same data, same connections).
 """
 
 from dataclasses import dataclass
 
 CPU_PER_TRANSFER_MS = 2.0
 HOLD_CAPTURE_COST = 2.5  # issue 18: a transfer moved by hold + capture costs at most this many plain transfers
+EVENTS_SHARE = 0.85  # issue 19: transfers with events keep at least this share of the rate without
 
 
 @dataclass(frozen=True)
 class Ratio:
-    number: int  # the target's number: issue 15 numbers 1-8, issue 18's is 9
+    number: int  # the target's number: issue 15 numbers 1-8, issue 18's is 9, issue 19's 10
     what: str
     scenario: str  # the row judged
     metric: str
@@ -46,6 +50,8 @@ RATIOS = [
     Ratio(9, f"Issue 18: hold + capture, in transfers moved/s (cost per transfer moved <= {HOLD_CAPTURE_COST:g} x "
              "a plain transfer)", "hold_capture", "transfers_per_s", "transfers", "rps",
           1 / HOLD_CAPTURE_COST, ">=", "API transfers", issue=18),
+    Ratio(10, "Issue 19: transfers with events on (a webhook endpoint subscribed to every event)", "transfers",
+          "rps", "transfers_no_events", "rps", EVENTS_SHARE, ">=", "transfers with events off", issue=19),
 ]
 NOT_MEASURED = "not measured in this run"
 
@@ -56,7 +62,7 @@ def bases_of(scenarios: set[str]) -> set[str]:
 
 
 def judge(results: dict, notes: dict, checks: dict) -> list[dict]:
-    """Return the targets in their order (issue 15's, then 18's): number, issue, what, target, scenario,
+    """Return the targets in their order (issue 15's, then 18's and 19's): number, issue, what, target, scenario,
     value, figure, met.
 
     `met` is True or False, or None when the run did not measure it (`figure` says why).

@@ -1,5 +1,5 @@
-"""Issue 15's targets and issue 18's are judged on the right figures: each ratio divides the rows the
-issue names, a target the run could not reach is missed, one it did not try is n/a."""
+"""Issue 15's targets, issue 18's and issue 19's are judged on the right figures: each ratio divides the
+rows the issue names, a target the run could not reach is missed, one it did not try is n/a."""
 
 from bench.throughput.targets import bases_of, judge, summary
 
@@ -14,6 +14,7 @@ def full_run(**overrides) -> dict:
         "sql_spread": median(rps=1000.0),
         "healthz": median(rps=1000.0),
         "transfers": median(rps=200.0),
+        "transfers_no_events": median(rps=235.0),  # 200 / 235 = 0.851
         "hold_capture": median(rps=160.0, transfers_per_s=80.0),
         "pay": median(rps=180.0),
         "replay": median(rps=500.0),
@@ -42,7 +43,7 @@ def test_a_run_meeting_every_threshold_meets_every_target_in_the_issues_order():
     results = full_run()
     judged = judge(results, {}, clean_checks(results))
     assert [(target["issue"], target["number"]) for target in judged] == [
-        (15, 1), (15, 2), (15, 3), (15, 4), (15, 5), (15, 6), (15, 6), (15, 7), (15, 8), (18, 9)]
+        (15, 1), (15, 2), (15, 3), (15, 4), (15, 5), (15, 6), (15, 6), (15, 7), (15, 8), (18, 9), (19, 10)]
     assert all(target["met"] is True for target in judged), [t for t in judged if t["met"] is not True]
 
 
@@ -78,6 +79,27 @@ def test_hold_and_capture_is_judged_in_transfers_moved_against_plain_transfers_r
     results = full_run(hold_capture=median(rps=190.0, transfers_per_s=79.0))
     target = by_what(judge(results, {}, clean_checks(results)))[9, "hold_capture"]
     assert target["value"] == 0.395 and target["met"] is False
+
+
+def test_transfers_with_events_are_judged_against_the_same_transfers_with_events_off():
+    results = full_run(transfers=median(rps=170.0), transfers_no_events=median(rps=200.0))
+    judged = by_what(judge(results, {}, clean_checks(results)))
+    target = judged[10, "transfers"]
+    assert target["value"] == 0.85 and target["met"] is True
+    assert target["issue"] == 19 and target["target"] == ">= 0.85 x transfers with events off"
+    assert "Issue 19" in target["what"]
+    # Target 1 still judges the same row against raw SQL.
+    assert judged[1, "transfers"]["value"] == 0.17
+    results = full_run(transfers=median(rps=169.0), transfers_no_events=median(rps=200.0))
+    target = by_what(judge(results, {}, clean_checks(results)))[10, "transfers"]
+    assert target["value"] == 0.845 and target["met"] is False
+
+
+def test_a_run_without_the_events_off_control_leaves_target_10_not_applicable():
+    results = full_run()
+    del results["transfers_no_events"]
+    target = by_what(judge(results, {}, clean_checks(results)))[10, "transfers"]
+    assert target["met"] is None and "transfers_no_events not measured" in target["figure"]
 
 
 def test_a_deep_statement_page_slower_than_one_and_a_half_times_page_one_misses():
@@ -139,9 +161,11 @@ def test_a_reconcile_that_crashed_is_not_counted_as_clean():
 
 def test_a_narrowed_run_also_measures_what_its_targets_are_divided_by():
     assert bases_of({"replay"}) == {"healthz"}
-    assert bases_of({"healthz", "transfers", "replay"}) == {"sql_spread", "healthz"}
+    assert bases_of({"healthz", "transfers", "replay"}) == {"sql_spread", "healthz", "transfers_no_events"}
     assert bases_of({"statement_deep", "topup"}) == {"statement_page_1", "transfers"}
     assert bases_of({"hold_capture"}) == {"transfers"}
+    assert bases_of({"transfers"}) == {"sql_spread", "transfers_no_events"}
+    assert bases_of({"transfers_no_events"}) == set()
 
 
 def test_the_summary_counts_met_targets_and_names_the_missed_and_unmeasured_ones():
@@ -149,4 +173,5 @@ def test_the_summary_counts_met_targets_and_names_the_missed_and_unmeasured_ones
     del results["pay"], results["hold_capture"]
     line = summary(judge(results, {}, clean_checks(results)))
     # Half-speed transfers miss 1 and lift top-ups to 1.8 x transfers (6 still met).
-    assert line == "7 of 10 met; missed: 1; not measured: 2, 9"
+    # Half-speed transfers are also under 0.85 x transfers with events off: 10 is missed too.
+    assert line == "7 of 11 met; missed: 1, 10; not measured: 2, 9"

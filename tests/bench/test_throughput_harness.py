@@ -1,7 +1,7 @@
 """`make bench` still works: every scenario and both raw SQL baselines run for 1 s against a private
 PostgreSQL and gunicorn (`python -m bench.throughput --smoke`), answer with 2xx only, the books
 reconcile after each scenario, the CPU per transfer is measured, and the report judges issue 15's
-targets and issue 18's and is written with its chart.
+targets, issue 18's and issue 19's and is written with its chart.
 
 The harness starts its own cluster and server, whatever database the suite uses. Without wrk or
 PostgreSQL server binaries the tests skip, except under CI (CI=true), where they fail.
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 # loaded 2-core machine gets several times that before anything is called a failure.
 SMOKE_RUN_SECONDS = 600
 pytestmark = pytest.mark.timeout(SMOKE_RUN_SECONDS + 120)
-API_SCENARIOS = ["healthz", "transfers", "hold_capture", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay",
+API_SCENARIOS = ["healthz", "transfers", "transfers_no_events", "hold_capture", "topup", "topup_one_bucket", "pay", "spend", "contended", "replay",
                  "statement_page_1", "statement_deep"]
 
 
@@ -85,6 +85,15 @@ def test_hold_capture_captures_every_hold_it_creates_and_counts_transfers_moved(
         assert run["transfers_per_s"] == run["captured"] / run["seconds"]
 
 
+def test_transfers_run_with_events_and_a_webhook_endpoint_and_again_with_events_off(smoke_run):
+    _, raw, output = smoke_run
+    assert raw["machine"]["webhook_endpoint"] == 'http://127.0.0.1:9/bench-webhooks, events ["*"]'
+    assert "transfers_no_events run1:" in output
+    target = next(t for t in raw["targets"] if t["number"] == 10)
+    share = raw["results"]["transfers"]["median"]["rps"] / raw["results"]["transfers_no_events"]["median"]["rps"]
+    assert target["issue"] == 19 and target["value"] == share
+
+
 def test_batch_transfers_are_measured_or_reported_as_not_available(smoke_run):
     _, raw, _ = smoke_run
     if "batch" in raw["results"]:
@@ -105,13 +114,14 @@ def test_the_report_names_the_machine_and_every_target(smoke_run):
     out, raw, _ = smoke_run
     text = (out / "benchmarks.md").read_text()
     assert raw["machine"]["cpu_model"] in text and "PostgreSQL" in text and "gunicorn" in text
-    assert "## Targets (issues 15 and 18)" in text
+    assert "## Targets (issues 15, 18 and 19)" in text
     for target in (">= 0.2 x raw SQL spread", ">= 0.18 x raw SQL spread", ">= 0.5 x /healthz", ">= 3 x raw SQL spread",
                    "<= 2 ms", ">= 0.9 x API transfers", "<= 1.5 x page-1 p50 latency", "0 drifts",
-                   ">= 1 x raw SQL spread", ">= 0.4 x API transfers"):
+                   ">= 1 x raw SQL spread", ">= 0.4 x API transfers", ">= 0.85 x transfers with events off"):
         assert target in text, target
-    assert [target["number"] for target in raw["targets"]] == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9]
+    assert [target["number"] for target in raw["targets"]] == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10]
     assert next(t for t in raw["targets"] if t["number"] == 9)["value"] is not None
+    assert next(t for t in raw["targets"] if t["number"] == 10)["value"] is not None
     if importlib.util.find_spec("matplotlib"):
         assert (out / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
