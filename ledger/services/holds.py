@@ -38,7 +38,7 @@ from ..exceptions import (
     SelfTransfer,
 )
 from ..models import Account, BalanceBucket, Direction, Hold, HoldStatus, ReferenceNamespace, Transaction
-from ..posting import insufficient_funds, system_account_named
+from ..posting import insufficient_funds, refusal_error, system_account_named
 from .postings import (
     EventOf,
     Leg,
@@ -69,6 +69,8 @@ def hold_refusal(code: str, detail: dict) -> LedgerError:
                                 "a hold stays in one currency.")
     if code == "insufficient_funds":
         return insufficient_funds(detail["account_id"], detail["currency"], detail["available"], detail["requested"])
+    if code == "balance_limit_exceeded":
+        return refusal_error(code, detail, None)
     if code == "hold_not_found":
         return HoldNotFound(f"Hold {detail['hold_id']} does not exist.")
     hold = detail["hold"]
@@ -179,6 +181,12 @@ def _active_hold(hold_id: UUID, owner: str | None, refuse_managed: bool, request
     detail = {"hold": {"id": hold.id, "source_account_id": hold.source_account_id, "status": hold.status,
                        "expires_at": hold.expires_at, "amount": hold.amount, "currency": hold.currency},
               "requested": requested}
+    # The balance rows before the clock (as migration 0013): a debit that took them first decided
+    # with the clock before us, so an expiry is seen the same way on both sides.
+    buckets = {hold.source_account_id: 0}
+    if not hold.destination_account.is_system:  # a system leg's bucket is picked by the posting
+        buckets[hold.destination_account_id] = 0
+    locks.buckets_for_update(buckets)
     status = hold.current_status
     if refuse_managed and hold.source_account.managed_by:
         raise hold_refusal("wallet_hold", detail)
@@ -250,7 +258,12 @@ def _hold_capture_orm(hold_id, amount, owner, refuse_managed, kind, metadata) ->
               else Leg(destination.id, Direction.CREDIT, amount))
     entry = NewTransaction(reference=hold.capture_reference, kind=kind, description=hold.description,
                            metadata=metadata, legs=[Leg(hold.source_account_id, Direction.DEBIT, amount), credit])
-    txn = _post(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM, entries=[entry])[0]
+    try:
+        txn = _post(owner=hold.owner, namespace=ReferenceNamespace.SYSTEM, entries=[entry])[0]
+    except LedgerError:  # the destination would pass the balance limit: the hold stays as it was
+        hold.status, hold.captured_amount, hold.finished_at = HoldStatus.HELD, 0, None
+        hold.save(update_fields=["status", "captured_amount", "finished_at"])
+        raise
     _give_back(hold)
     return hold, txn
 

@@ -7,11 +7,13 @@ name that constraint, so a row refused for another reason does not pass.
 
 import contextlib
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
-from ledger.models import BALANCE_LIMIT, Account, BalanceBucket, Posting, Transaction
+from ledger.models import BALANCE_LIMIT, Account, BalanceBucket, Hold, HoldStatus, Posting, Transaction
 from ledger.services import deposit, system_account_id
 
 from ..constraints import constraints_without_a_test, refused_by
@@ -149,6 +151,95 @@ def test_ledger_balance_entry_number():
         BalanceBucket.objects.filter(account=alice).update(last_entry_number=-1)
 
 
+@pytest.mark.parametrize("held", [-1, BALANCE_LIMIT + 1])
+def test_ledger_balance_held(held):
+    alice = AccountFactory(balance=500)
+    with refused_by(BalanceBucket, "ledger_balance_held"):
+        BalanceBucket.objects.filter(account=alice).update(held=held)
+    assert BalanceBucket.objects.get(account=alice).held == 0
+    BalanceBucket.objects.filter(account=alice).update(held=BALANCE_LIMIT)
+    assert BalanceBucket.objects.get(account=alice).held == BALANCE_LIMIT
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+def raw_hold(**fields) -> Hold:
+    """A hold row written directly (by default a valid HELD hold of 100 from one new account to another)."""
+    values = {"owner": "client-a", "amount": 100, "currency": "USD", "expires_at": timezone.now() + timedelta(hours=1)}
+    if "source_account" not in fields:
+        values["source_account"] = AccountFactory()
+    if "destination_account" not in fields:
+        values["destination_account"] = AccountFactory()
+    return Hold.objects.create(**{**values, **fields})
+
+
+def ended(status: str, captured_amount: int = 0) -> dict:
+    """The fields of a hold that ended with `status`, as the hold services write them."""
+    return {"status": status, "captured_amount": captured_amount, "finished_at": timezone.now()}
+
+
+@pytest.mark.parametrize("amount", [0, -5, BALANCE_LIMIT + 1])
+def test_ledger_hold_amount_positive(amount):
+    with refused_by(Hold, "ledger_hold_amount_positive"):
+        raw_hold(amount=amount)
+    with rolled_back():
+        assert raw_hold(amount=BALANCE_LIMIT).amount == BALANCE_LIMIT
+
+
+def test_ledger_hold_captured_within_amount():
+    with refused_by(Hold, "ledger_hold_captured_within_amount"):
+        raw_hold(amount=100, **ended(HoldStatus.CAPTURED, 101))
+    with rolled_back():
+        assert raw_hold(amount=100, **ended(HoldStatus.CAPTURED, 100)).captured_amount == 100
+
+
+def test_ledger_hold_captured_within_amount_holds_on_update():
+    hold = raw_hold(amount=100, **ended(HoldStatus.CAPTURED, 60))
+    with refused_by(Hold, "ledger_hold_captured_within_amount"):
+        Hold.objects.filter(pk=hold.pk).update(amount=59)
+    assert Hold.objects.get(pk=hold.pk).amount == 100
+
+
+def test_ledger_hold_status_valid():
+    with refused_by(Hold, "ledger_hold_status_valid"):
+        raw_hold(status="held", finished_at=timezone.now())  # the right word, the wrong case
+    hold = raw_hold()
+    with refused_by(Hold, "ledger_hold_status_valid"):
+        Hold.objects.filter(pk=hold.pk).update(status="PENDING", finished_at=timezone.now())
+    assert Hold.objects.get(pk=hold.pk).status == HoldStatus.HELD
+
+
+def test_ledger_hold_not_to_itself():
+    alice = AccountFactory(balance=500)
+    with refused_by(Hold, "ledger_hold_not_to_itself"):
+        raw_hold(source_account=alice, destination_account=alice)
+    assert Hold.objects.count() == 0
+
+
+@pytest.mark.parametrize(("status", "captured_amount"), [
+    (HoldStatus.CAPTURED, 0),   # captured, yet nothing moved
+    (HoldStatus.VOIDED, 5),     # money moved for a hold that was not captured
+    (HoldStatus.EXPIRED, 5),
+    (HoldStatus.HELD, 5),
+])
+def test_ledger_hold_capture_recorded(status, captured_amount):
+    with refused_by(Hold, "ledger_hold_capture_recorded"):
+        raw_hold(**ended(status, captured_amount))
+    with rolled_back():
+        for ending in (HoldStatus.VOIDED, HoldStatus.EXPIRED):
+            assert raw_hold(**ended(ending)).captured_amount == 0
+
+
+@pytest.mark.parametrize("status", [HoldStatus.CAPTURED, HoldStatus.VOIDED, HoldStatus.EXPIRED])
+def test_ledger_hold_finished_at(status):
+    with refused_by(Hold, "ledger_hold_finished_at"):
+        raw_hold(**{**ended(status, 100 if status == HoldStatus.CAPTURED else 0), "finished_at": None})
+    # a HELD hold has not finished
+    with rolled_back():
+        assert raw_hold(status=HoldStatus.HELD, finished_at=None).finished_at is None
+
+
 # --- accounts ------------------------------------------------------------------------------
 
 
@@ -167,4 +258,5 @@ def test_ledger_account_customer_not_negative():
 
 
 def test_every_ledger_constraint_has_a_test_named_after_it():
-    assert constraints_without_a_test(Account, BalanceBucket, Transaction, Posting, tests=globals()) == []
+    assert constraints_without_a_test(Account, BalanceBucket, Transaction, Posting, Hold,
+                                      tests=globals()) == []

@@ -145,6 +145,7 @@ HOLD_CREATE = ["SELECT ledger_hold_create"] if ON_POSTGRES else [
 # A capture on PostgreSQL is one call of `ledger_hold_capture` (which calls `ledger_post`); through the ORM:
 CAPTURE = ["SELECT ledger_hold_capture"] if ON_POSTGRES else [
     "SELECT ledger_hold",              # lock the hold (FOR UPDATE) with both accounts
+    "SELECT ledger_balancebucket",     # then its accounts' balance rows, before the clock is read
     "UPDATE ledger_hold",              # CAPTURED, before the posting, so it no longer reserves
     "SELECT ledger_account",           # the posting, as POSTING, except that the source's row still
     "SELECT ledger_balancebucket",     # counts the hold in `held` (given back after the posting, in
@@ -193,8 +194,10 @@ def test_a_capture_is_one_call_between_reserving_and_storing_the_key(api, two_ac
         assert len(sent) == 5
 
 
-def test_a_void_without_a_key_is_five_statements(api, two_accounts):
+def test_a_void_without_a_key_is_six_statements(api, two_accounts):
     held = hold(api, *two_accounts, "h-1").json()
     response, sent = statements(lambda: api.post(f"/api/v1/holds/{held['id']}/void", {}, format="json"))
     assert response.status_code == 200 and response.json()["hold"]["status"] == "VOIDED"
-    assert sent == ["SELECT ledger_hold", "UPDATE ledger_hold", "UPDATE ledger_balancebucket", *EVENT]
+    # The hold, then its accounts' balance rows before the clock is read (migration 0013's order).
+    assert sent == ["SELECT ledger_hold", "SELECT ledger_balancebucket", "UPDATE ledger_hold",
+                    "UPDATE ledger_balancebucket", *EVENT]

@@ -1,28 +1,52 @@
 """Model-based test: random sequences of ledger and payment service calls against an in-memory model.
 
 Hypothesis drives a `RuleBasedStateMachine` through accounts, deposits, withdrawals, transfers
-(overdrafts, self-transfers, cross-currency, replayed and conflicting references), orders, pays
-forced to success, decline or outage (trusted buyers under the cap go PENDING_PAYMENT), the
-provider's later word, and refunds (partial, full, too much, replayed). After every step the
-database must say exactly what the model says, balance by balance and order by order, and the
-ledger must balance (`assert_ledger_consistent`); a step that wrote no row and left the model as
+(overdrafts, self-transfers, cross-currency, replayed and conflicting references), holds (within
+and beyond `available`, captured whole, in part or beyond the hold, voided, expired by the clock
+and recorded by the expiry job), orders, pays forced to success, decline or outage (trusted buyers
+under the cap go PENDING_PAYMENT), the provider's later word, and refunds (partial, full, too much,
+replayed). After every step the database must say exactly what the model says, balance by
+balance, `available` by `available`, hold by hold and order by order, each balance row's `held`
+must be the sum of its account's HELD holds, and the ledger must reconcile
+(`assert_ledger_consistent` and the holds' check); a step that wrote no row and left the model as
 it was cannot change that answer, so it is not asked again. Each example runs in a savepoint that
 is rolled back at its end, so examples never see each other's rows and nothing is flushed.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from ledger import services as ledger
 from ledger.currencies import MAX_AMOUNT
-from ledger.exceptions import CurrencyMismatch, InsufficientFunds, InvalidAmount, ReferenceConflict, SelfTransfer
-from ledger.models import Account, Transaction
+from ledger.exceptions import (
+    CaptureExceedsHold,
+    CurrencyMismatch,
+    HoldExpired,
+    HoldNotActive,
+    InsufficientFunds,
+    InvalidAmount,
+    ReferenceConflict,
+    SelfTransfer,
+)
+from ledger.models import Account, Hold, Transaction, bucket_sum
+from ledger.reconciliation import check_holds
 from mintguard_site.conf import outage_pending_cap
 from payments import services as payments
 from payments.exceptions import OrderNotPayable, OrderNotRefundable, RefundExceedsRemaining, RefundKeyConflict
@@ -50,6 +74,21 @@ class ModelAccount:
 
 
 @dataclass
+class ModelHold:
+    id: str
+    source: str
+    destination: str
+    amount: int
+    status: str = "HELD"
+    captured: int = 0
+    past_expiry: bool = False  # its expires_at was moved into the past
+
+    @property
+    def reserves(self) -> bool:
+        return self.status == "HELD" and not self.past_expiry
+
+
+@dataclass
 class ModelOrder:
     id: str
     amount: int
@@ -74,10 +113,12 @@ class ModelOrder:
 
 class LedgerAndPaymentsModel(RuleBasedStateMachine):
     accounts = Bundle("accounts")
+    holds = Bundle("holds")
     orders = Bundle("orders")
     examples = 0
     steps = 0
     checked = 0  # steps after which the database was compared with the model
+    hold_outcomes: Counter = Counter()  # what the hold rules did, over all examples
 
     def __init__(self):
         super().__init__()
@@ -86,10 +127,12 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         self._example = transaction.atomic()
         self._example.__enter__()
         self.model_accounts: dict[str, ModelAccount] = {}
+        self.model_holds: dict[str, ModelHold] = {}
         self.model_orders: dict[str, ModelOrder] = {}
         self.cash: dict[str, int] = dict.fromkeys(CURRENCIES, 0)
         self.counter = 0
         self.checked_state = None
+        self.reconciled_holds = None  # the holds' model state when `check_holds` last ran
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -116,6 +159,9 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
 
     @rule(account=accounts, amount=amounts)
     def deposit(self, account, amount):
+        self.deposit_into(account, amount)
+
+    def deposit_into(self, account: str, amount: int) -> None:
         model = self.model_accounts[account]
         reference = self._next("dep")
         txn = ledger.deposit(account_id=account, amount=amount, reference=reference, owner=OWNER)
@@ -133,7 +179,7 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
     def withdraw(self, account, amount):
         model = self.model_accounts[account]
         reference = self._next("wd")
-        if amount > model.balance:
+        if amount > self.available(account):
             with pytest.raises(InsufficientFunds):
                 ledger.withdraw(account_id=account, amount=amount, reference=reference, owner=OWNER)
             return
@@ -155,7 +201,7 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         elif src.currency != dst.currency:
             with pytest.raises(CurrencyMismatch):
                 call()
-        elif amount > src.balance:
+        elif amount > self.available(source):
             with pytest.raises(InsufficientFunds):
                 call()
         else:
@@ -175,6 +221,116 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
         other = amount + 1 if amount < MAX_AMOUNT else amount - 1
         with pytest.raises(ReferenceConflict):
             ledger.deposit(account_id=account, amount=other, reference=reference, owner=OWNER)
+
+    # --- holds -------------------------------------------------------------------------------
+
+    def available(self, account: str) -> int:
+        """The model's `available`: the balance less what the account's active holds reserve."""
+        reserved = sum(h.amount for h in self.model_holds.values() if h.source == account and h.reserves)
+        return self.model_accounts[account].balance - reserved
+
+    @rule(target=holds, source=accounts, destination=accounts, how=st.sampled_from(["within", "all", "beyond"]),
+          to_a_peer=st.sampled_from([True, True, True, False]), data=st.data())
+    def hold_create(self, source, destination, how, to_a_peer, data):
+        """Hold money of `source`: for `destination`, or (to_a_peer) for an account in its currency, opened if
+        there is none; an empty source is funded first unless the hold is meant to go beyond `available`."""
+        src = self.model_accounts[source]
+        if to_a_peer:
+            peers = [a for a in self.model_accounts if a != source and self.model_accounts[a].currency == src.currency]
+            destination = data.draw(st.sampled_from(peers)) if peers else self.account_create(src.currency)
+            if how != "beyond" and self.available(source) == 0:
+                self.deposit_into(source, data.draw(amounts))
+        available = self.available(source)
+        amount = {
+            "within": data.draw(st.integers(1, max(min(available, MAX_AMOUNT), 1))),
+            "all": max(min(available, MAX_AMOUNT), 1),
+            "beyond": min(available + data.draw(st.integers(1, 1_000)), MAX_AMOUNT),
+        }[how]
+        call = lambda: ledger.hold_create(  # noqa: E731
+            source_id=source, destination_id=destination, amount=amount, owner=OWNER, accounts_owner=OWNER)
+        refusal = (SelfTransfer if source == destination
+                   else CurrencyMismatch if src.currency != self.model_accounts[destination].currency
+                   else InsufficientFunds if amount > available else None)
+        if refusal:
+            with pytest.raises(refusal):
+                call()
+            type(self).hold_outcomes[f"create refused: {refusal.__name__}"] += 1
+            return multiple()
+        hold = call()
+        assert (hold.amount, hold.status, str(hold.source_account_id)) == (amount, "HELD", source)
+        self.model_holds[str(hold.id)] = ModelHold(str(hold.id), source, destination, amount)
+        type(self).hold_outcomes["created"] += 1
+        return str(hold.id)
+
+    def refusal_of_an_ended_hold(self, model: ModelHold):
+        """What capturing or voiding this hold must raise, or None if it still reserves money."""
+        if model.status == "EXPIRED" or (model.status == "HELD" and model.past_expiry):
+            return HoldExpired
+        return None if model.status == "HELD" else HoldNotActive
+
+    @rule(hold=holds, how=st.sampled_from(["full", "partial", "partial", "beyond"]), data=st.data())
+    def hold_capture(self, hold, how, data):
+        model = self.model_holds[hold]
+        amount = {
+            "full": None,
+            "partial": data.draw(st.integers(1, max(model.amount - 1, 1))),
+            "beyond": model.amount + 1,
+        }[how]
+        self.capture(hold, how, amount)
+
+    def capture(self, hold: str, how: str, amount: int | None) -> None:
+        model = self.model_holds[hold]
+        call = lambda: ledger.hold_capture(hold_id=hold, amount=amount, owner=OWNER)  # noqa: E731
+        if amount is not None and amount > MAX_AMOUNT:  # beyond a hold of the most an amount may be
+            refusal = InvalidAmount
+        else:
+            refusal = self.refusal_of_an_ended_hold(model) or (CaptureExceedsHold if how == "beyond" else None)
+        if refusal:
+            with pytest.raises(refusal) as refused:
+                call()
+            assert type(refused.value) is refusal  # hold_not_active is not hold_expired, and the reverse
+            type(self).hold_outcomes[f"capture refused: {refusal.__name__}"] += 1
+            return
+        captured, txn = call()
+        moved = model.amount if amount is None else amount
+        assert (captured.status, captured.captured_amount, txn.reference) == ("CAPTURED", moved, f"hold:{hold}")
+        model.status, model.captured = "CAPTURED", moved
+        self.model_accounts[model.source].balance -= moved
+        self.model_accounts[model.destination].balance += moved
+        type(self).hold_outcomes[f"captured {how}"] += 1
+
+    @rule(hold=holds)
+    def hold_void(self, hold):
+        self.void(hold)
+
+    def void(self, hold: str) -> None:
+        model = self.model_holds[hold]
+        refusal = self.refusal_of_an_ended_hold(model)
+        if refusal:
+            with pytest.raises(refusal) as refused:
+                ledger.hold_void(hold_id=hold, owner=OWNER)
+            assert type(refused.value) is refusal
+            type(self).hold_outcomes[f"void refused: {refusal.__name__}"] += 1
+            return
+        assert ledger.hold_void(hold_id=hold, owner=OWNER).status == "VOIDED"
+        model.status = "VOIDED"
+        type(self).hold_outcomes["voided"] += 1
+
+    @rule(hold=holds, then=st.sampled_from(["nothing", "the expiry job", "the expiry job", "a capture", "a void"]))
+    def hold_expiry(self, hold, then):
+        """Let the hold's time pass (whatever its status); then run the expiry job, or try to end the hold."""
+        Hold.objects.filter(pk=hold).update(expires_at=timezone.now() - timedelta(seconds=1))
+        self.model_holds[hold].past_expiry = True
+        if then == "a capture":
+            self.capture(hold, "full", None)
+        elif then == "a void":
+            self.void(hold)
+        elif then == "the expiry job":
+            due = {h.id for h in self.model_holds.values() if h.status == "HELD" and h.past_expiry}
+            assert {str(h.pk) for h in ledger.holds_expire()} == due
+            for hold_id in due:
+                self.model_holds[hold_id].status = "EXPIRED"
+            type(self).hold_outcomes["expired by the job"] += len(due)
 
     # --- orders, pays, the provider's later word, refunds ---------------------------------
 
@@ -291,24 +447,37 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
 
         Skipped when the step wrote no row and changed nothing in the model (a refusal, a replay):
         the comparison reads nothing else, so it would find exactly what the last one found. This
-        keeps the slow whole-ledger reconciliation to the steps that can change its answer.
+        keeps the slow whole-ledger reconciliation to the steps that can change its answer. Likewise
+        the holds' rows and their reconciliation check (`check_holds`) are read only after a step that
+        changed a hold in the model; what a posting could change (`held`, `available`) is compared
+        with the model every time.
         """
         type(self).steps += 1
         state = (rows_written(), self.model_state())
         if state == self.checked_state:
             return
         type(self).checked += 1
-        balances = {str(k): v for k, v in Account.objects.with_balance().filter(
-            Q(pk__in=list(self.model_accounts)) | Q(is_system=True)).values_list("id", "balance")}
+        rows = (Account.objects.with_balance().annotate(held=bucket_sum(field="held"))
+                .filter(Q(pk__in=list(self.model_accounts)) | Q(is_system=True)))
+        balances, reserved = {}, {}
+        for account_id, balance, available, held in rows.values_list("id", "balance", "available", "held"):
+            balances[str(account_id)], reserved[str(account_id)] = balance, (available, held)
         self.customer_balances_match_the_model(balances)
         self.system_accounts_match_the_model(balances)
         self.orders_match_the_model()
         assert_ledger_consistent()
+        if self.model_holds:
+            self.availables_match_the_model(reserved)
+            if state[1][1] != self.reconciled_holds:
+                self.holds_match_the_model()
+                assert [drift.message for drift in check_holds()] == []
+                self.reconciled_holds = state[1][1]
         self.checked_state = state
 
     def model_state(self) -> tuple:
         return (
             [(a.id, a.balance) for a in self.model_accounts.values()],
+            [(h.id, h.status, h.captured, h.past_expiry) for h in self.model_holds.values()],
             [(o.id, o.status, o.refunded) for o in self.model_orders.values()],
             sorted(self.cash.items()),
         )
@@ -316,6 +485,21 @@ class LedgerAndPaymentsModel(RuleBasedStateMachine):
     def customer_balances_match_the_model(self, balances: dict[str, int]):
         stored = {account: balances.get(account) for account in self.model_accounts}
         assert stored == {a.id: a.balance for a in self.model_accounts.values()}
+
+    def holds_match_the_model(self):
+        stored = {str(h.id): (h.status, h.captured_amount) for h in Hold.objects.filter(owner=OWNER)}
+        assert stored == {h.id: (h.status, h.captured) for h in self.model_holds.values()}
+
+    def availables_match_the_model(self, reserved: dict[str, tuple[int, int]]):
+        """Each account's `available` (never below 0) and `held` column, the sum of its HELD holds,
+        expired by the clock or not."""
+        held = dict.fromkeys(self.model_accounts, 0)
+        for h in self.model_holds.values():
+            if h.status == "HELD":
+                held[h.source] += h.amount
+        expected = {account: (self.available(account), held[account]) for account in self.model_accounts}
+        assert {account: reserved.get(account) for account in self.model_accounts} == expected
+        assert min(available for available, _ in expected.values()) >= 0
 
     def orders_match_the_model(self):
         stored = {str(o.id): (o.status, o.refunded_amount) for o in Order.objects.filter(owner=OWNER)}
@@ -361,6 +545,7 @@ def model_settings(settings):
 @pytest.mark.usefixtures("ledger_engine")
 def test_the_ledger_and_payments_agree_with_a_model_after_every_step(model_settings):
     LedgerAndPaymentsModel.examples = LedgerAndPaymentsModel.steps = LedgerAndPaymentsModel.checked = 0
+    LedgerAndPaymentsModel.hold_outcomes = Counter()
 
     run_state_machine_as_test(
         LedgerAndPaymentsModel,
@@ -374,3 +559,11 @@ def test_the_ledger_and_payments_agree_with_a_model_after_every_step(model_setti
     assert LedgerAndPaymentsModel.steps >= 200 * 5
     # every example's first step opens an account: the database is compared at least that often
     assert LedgerAndPaymentsModel.checked >= 200
+    # the holds' rules reached every way a hold is made and ends, and refusals of each kind
+    outcomes = LedgerAndPaymentsModel.hold_outcomes
+    assert outcomes["created"] >= 20, outcomes
+    assert outcomes["captured full"] + outcomes["captured partial"] >= 3, outcomes
+    assert outcomes["voided"] and outcomes["expired by the job"], outcomes
+    assert outcomes["create refused: InsufficientFunds"], outcomes
+    assert outcomes["capture refused: HoldNotActive"] + outcomes["void refused: HoldNotActive"], outcomes
+    assert outcomes["capture refused: HoldExpired"] + outcomes["void refused: HoldExpired"], outcomes
