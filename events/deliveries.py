@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import SystemRandom
 
+from django.conf import settings
 from standardwebhooks import Webhook
 
 from .destinations import Outcome
@@ -28,7 +29,6 @@ from .types import subscribes_to
 # An attempt in flight holds its delivery this long (the POST itself is bounded at 10 s).
 LEASE = timedelta(seconds=60)
 # Retries: 30 s after the first failure, doubling, at most 6 h apart, for 3 days from the first attempt.
-RETRY_FIRST = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=6)
 RETRY_WINDOW = timedelta(days=3)
 # The sweep: an event undispatched, or a delivery overdue, by more than this was left by a dead worker.
@@ -54,7 +54,8 @@ def retry_delay(failed_attempts: int) -> timedelta:
     receiver's outage) from arriving together; the wait never exceeds its ceiling, so the first
     retry comes within 30 s.
     """
-    ceiling = min(RETRY_FIRST * 2 ** min(failed_attempts - 1, 20), RETRY_CAP)
+    first = timedelta(seconds=settings.MINTGUARD_WEBHOOK_RETRY_BASE)  # 30 s unless set
+    ceiling = min(first * 2 ** min(failed_attempts - 1, 20), RETRY_CAP)
     return ceiling * _jitter.uniform(0.5, 1.0)
 
 

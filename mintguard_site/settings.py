@@ -371,6 +371,9 @@ if not MINTGUARD_ENCRYPTION_KEYS:
 # true: webhook endpoints may be http:// and resolve to loopback or private addresses
 # (development and tests only: events/destinations.py refuses them otherwise).
 MINTGUARD_WEBHOOK_ALLOW_INSECURE = env.bool("MINTGUARD_WEBHOOK_ALLOW_INSECURE", default=False)
+# Seconds before a failed webhook delivery's first retry (doubling after, events/deliveries.py);
+# tests shorten it.
+MINTGUARD_WEBHOOK_RETRY_BASE = env.int("MINTGUARD_WEBHOOK_RETRY_BASE", default=30, minimum=1, maximum=3600)
 # The schedule (mintguard_site/schedule.py), run by the workers: every MINTGUARD_SCHEDULE_TICK
 # seconds a tick enqueues the jobs that are due. Each job's interval in seconds; 0 turns it off
 # (run its command from cron instead).

@@ -10,14 +10,14 @@ import pytest
 from django_tasks_db.models import DBTaskResult
 
 from events import deliveries, services, tasks
-from events.deliveries import RETRY_CAP, RETRY_FIRST, RETRY_WINDOW, retry_delay
+from events.deliveries import RETRY_CAP, RETRY_WINDOW, retry_delay
 from events.models import Delivery, DeliveryAttempt, DeliveryStatus
 
 pytestmark = pytest.mark.django_db
 
 
 def ceiling(failed_attempts: int) -> timedelta:
-    return min(RETRY_FIRST * 2 ** min(failed_attempts - 1, 20), RETRY_CAP)
+    return min(timedelta(seconds=30) * 2 ** min(failed_attempts - 1, 20), RETRY_CAP)
 
 
 @pytest.mark.parametrize("failed_attempts", [1, 2, 3, 5, 10, 11, 30, 1000])
