@@ -37,7 +37,7 @@ REPLACEMENTS = [
                (SELECT b.balance - {active_held}
                   FROM ledger_balancebucket b WHERE b.account_id = a.id AND b.bucket = 0)
            END
-""".replace("{active_held}", ACTIVE_HELD.format(account="a.id")),
+""".replace("{active_held}", ACTIVE_HELD.format(account="a.id")),  # nosec B608: constants only
     ),
     (
         "    v_requested numeric[];         -- numeric: the debits of a long batch may pass 64 bits\n",
