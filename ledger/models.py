@@ -199,8 +199,14 @@ class Transaction(models.Model):
     description = models.CharField(max_length=500, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # The transaction this one reverses. One-to-one: the unique index makes a second reversal of the
+    # same transaction impossible, whatever the code above it checks.
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="reversal",
+    )
 
     class Meta:
+        permissions = [("reverse_transaction", "Can reverse a transaction")]
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "namespace", "reference"], name="ledger_transaction_reference_unique"
