@@ -50,6 +50,7 @@ HOST, PORT = "127.0.0.1", "8000"
 def configure(database_url: str, workdir: Path) -> None:
     """Set up Django as the benchmark's gunicorn workers run it: production settings, quiet logs."""
     env = production_env(database_url=database_url, workdir=workdir, workers=1, api_rate="100000000/min")
+    env["MINTGUARD_EVENTS"] = os.environ.get("MINTGUARD_EVENTS", "true")  # measure what events cost: =false
     (workdir / "metrics").mkdir(exist_ok=True)
     os.environ.clear()
     os.environ.update(env)
