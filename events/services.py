@@ -48,7 +48,7 @@ def events_enabled() -> bool:
 
 
 def events_record(records: Iterable[NewEvent]) -> list[Event]:
-    """Record events and enqueue one dispatch of them all, in the caller's transaction: two INSERTs, nothing read.
+    """Record events and enqueue one dispatch of them all, in the caller's transaction: one write, nothing read.
 
     Call it inside the transaction of the change they record (it runs on the money path): the events
     and their dispatch then commit, or roll back, with that change. A batch of a thousand transfers

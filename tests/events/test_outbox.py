@@ -1,4 +1,4 @@
-"""`event_record`: an event and its dispatch task, written in the caller's transaction, two INSERTs."""
+"""`event_record`: an event and its dispatch task, written in the caller's transaction (one statement on PostgreSQL)."""
 
 import pytest
 from django.db import connection, transaction
