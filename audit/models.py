@@ -31,6 +31,9 @@ class AuditAction(models.TextChoices):
     DELIVERY_RESENT = "delivery.resent", "Webhook delivery resent"
     ENDPOINT_ENABLED = "webhook_endpoint.enabled", "Webhook endpoint enabled"
     ENDPOINT_DISABLED = "webhook_endpoint.disabled", "Webhook endpoint disabled"
+    SETTLEMENT_IMPORTED = "settlement.imported", "Settlement file imported"
+    SETTLEMENT_BREAK_RESOLVED = "settlement_break.resolved", "Settlement break resolved"
+    TRANSACTION_REVERSED = "transaction.reversed", "Transaction reversed"
 
 
 class AuditEntryQuerySet(models.QuerySet):

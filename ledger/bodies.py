@@ -25,6 +25,11 @@ def account_body(account: Account) -> dict:
     }
 
 
+def account_as_of_body(account: Account, *, as_of, balance: int, available: int) -> dict:
+    """An account as it stood at `as_of`: its balance and `available` then, and the instant echoed."""
+    return {**account_body(account), "balance": balance, "available": available, "as_of": _timestamp(as_of)}
+
+
 def movement_leg(txn: Transaction) -> Posting:
     """The customer account's leg of a deposit or withdrawal (the other is cash's)."""
     return next(posting for posting in txn.legs if not posting.account.is_system)
@@ -61,6 +66,18 @@ def transfer_body(txn: Transaction) -> dict:
     }
 
 
+def reversal_body(txn: Transaction) -> dict:
+    """A reversal, its legs in the order of the original's (ReversalSerializer). `txn.reverses` is the
+    `Reversal` row the service wrote, so rendering reads nothing."""
+    return {
+        "id": str(txn.id),
+        "reverses": str(txn.reverses.original_id),
+        "description": txn.description,
+        "created_at": _timestamp(txn.created_at),
+        "entries": [{"account_id": str(p.account_id), "type": p.direction, "amount": p.amount} for p in txn.legs],
+    }
+
+
 def hold_body(hold: Hold) -> dict:
     """A hold with its status as of now: EXPIRED once expires_at passed (HoldSerializer)."""
     return {
@@ -84,4 +101,24 @@ def statement_entry(posting: Posting) -> dict:
         "id": posting.id, "ts": _timestamp(txn.created_at), "type": posting.direction,
         "amount": posting.amount, "balance_after": posting.balance_after, "transaction_id": str(txn.id),
         "ref": txn.reference, "description": txn.description,
+    }
+
+
+def trial_balance_body(tb) -> dict:
+    """A `ledger.selectors.TrialBalance` (TrialBalanceSerializer)."""
+    return {
+        "as_of": _timestamp(tb.as_of),
+        "balanced": tb.balanced,
+        "currencies": {
+            code: {
+                "debits": book.debits,
+                "credits": book.credits,
+                "accounts": [
+                    {"id": None if a.id is None else str(a.id), "name": a.name, "debits": a.debits,
+                     "credits": a.credits, "balance": a.balance}
+                    for a in book.accounts
+                ],
+            }
+            for code, book in tb.currencies.items()
+        },
     }

@@ -41,6 +41,8 @@ def post(request: PostingRequest, *, db: str) -> list[tuple[Transaction, bool]]:
     if posted_before is not None:
         return posted_before
 
+    # Read under the bucket locks: a later posting to the same bucket waits for our commit and
+    # reads a later time, so `posted_at` follows entry numbers (model invariant 11).
     now = timezone.now()
     transaction_ids = [uuid.uuid4() for _ in request.entries]
     legs = _apply(request, accounts, balances, held, transaction_ids, now)

@@ -110,3 +110,23 @@ class CaptureExceedsHold(LedgerError):
     code = "capture_exceeds_hold"
     title = "Capture exceeds the held amount"
     category = "conflict"
+
+
+class TransactionNotFound(LedgerError):
+    code = "transaction_not_found"
+    title = "Transaction not found"
+    category = "not_found"
+
+
+class NotReversible(LedgerError):
+    """Only a client's own deposit, withdrawal or transfer is reversed this way (a payment is refunded)."""
+
+    code = "not_reversible"
+    title = "Transaction is not reversible"
+    category = "conflict"
+
+
+class AlreadyReversed(LedgerError):
+    code = "already_reversed"
+    title = "Transaction already reversed"
+    category = "conflict"

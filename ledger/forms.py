@@ -1,5 +1,5 @@
 """Money as people type it on the dashboard's forms: major units in, exact minor units out, and
-the ledger's own dashboard form (voiding a hold).
+the ledger's own dashboard forms (voiding a hold, reversing a transaction).
 
 Every app's forms use the amount parsers; the services decide what the amount means.
 """
@@ -108,3 +108,10 @@ class HoldVoidForm(forms.Form):
 
     note = forms.CharField(max_length=NOTE_MAX, error_messages={
         "required": "Say why the hold is voided: the note goes to the audit log."})
+
+
+class TransactionReverseForm(forms.Form):
+    """The operator's reason for reversing a transaction: required, it goes to the audit log."""
+
+    note = forms.CharField(max_length=NOTE_MAX, error_messages={
+        "required": "Say why the transaction is reversed: the note goes to the audit log."})

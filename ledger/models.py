@@ -36,13 +36,22 @@ checks through the ORM, and a differential test keeps the two identical:
    under the bucket's lock by the hold services; both engines read it under the same lock and, when
    it is not 0, sum the active holds by the (source account, expires_at) index. A captured hold has
    exactly one transaction, of `captured_amount`: reference `hold:<id>` in the system namespace.
+10. A client's own deposit, withdrawal or transfer may be reversed, once: a transaction of kind
+   `reversal` with the exact opposite legs, reference `reversal:<original id>` in the system
+   namespace, owned by the original's owner, and a `Reversal` row linking the two. The row's primary
+   key is the original, so a second reversal fails on the unique index whatever races above it;
+   PostgreSQL: the row is append-only like the transactions it links.
+11. A posting's `posted_at` is its transaction's `created_at`, read by the engine after it took the
+   bucket locks, so within a bucket `posted_at` never decreases as entry numbers grow. The balance
+   as of an instant T is thus, per bucket, the `balance_after` of its last posting at or before T
+   (one probe of the (account, bucket, posted_at, entry_number) index), never a sum over history.
 """
 
 import uuid
 
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -199,13 +208,9 @@ class Transaction(models.Model):
     description = models.CharField(max_length=500, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
-    # The transaction this one reverses. One-to-one: the unique index makes a second reversal of the
-    # same transaction impossible, whatever the code above it checks.
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="reversal",
-    )
 
     class Meta:
+        # Which transaction reverses which is a `Reversal` row (invariant 10).
         permissions = [("reverse_transaction", "Can reverse a transaction")]
         constraints = [
             models.UniqueConstraint(
@@ -228,6 +233,30 @@ class Transaction(models.Model):
         return list(self.postings.all())
 
 
+REVERSAL_REFERENCE_PREFIX = "reversal:"
+
+
+class Reversal(models.Model):
+    """`reversal` posts the exact opposite legs of `original` (invariant 10).
+
+    Written in the reversal's own transaction, right after its posting (the posting function inserts
+    the transaction row, and transactions are append-only, so the link cannot be a column set later).
+    `original` is the primary key: that unique index is what makes a second reversal impossible.
+    """
+
+    original = models.OneToOneField(Transaction, on_delete=models.PROTECT, primary_key=True,
+                                    related_name="reversed_by")
+    reversal = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="reverses")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(original=models.F("reversal")), name="ledger_reversal_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reversal_id} reverses {self.original_id}"
+
+
 class Posting(models.Model):
     id = models.BigAutoField(primary_key=True)
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="postings")
@@ -240,8 +269,14 @@ class Posting(models.Model):
     bucket = models.PositiveSmallIntegerField(default=0)
     entry_number = models.BigIntegerField()
     balance_after = models.BigIntegerField()
+    # When the posting counts in its account's history (invariant 11): its transaction's
+    # `created_at`, read after the bucket locks. The database default serves rows written by hand.
+    posted_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
+        # "The last posting of this bucket at or before T" (balances as of T): one index probe.
+        indexes = [models.Index(fields=["account", "bucket", "posted_at", "entry_number"],
+                                name="ledger_posting_as_of")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_posting_amount_positive"),
             models.CheckConstraint(

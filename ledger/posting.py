@@ -39,6 +39,7 @@ SYSTEM_ACCOUNT_KINDS: dict[str, AccountKind] = {
     "revenue": AccountKind.REVENUE,
     "seller_payable": AccountKind.LIABILITY,  # owed to sellers for their sales
     "bonus_expense": AccountKind.EXPENSE,  # marketing bonuses credited to wallets
+    "provider_fees": AccountKind.EXPENSE,  # what the payment provider keeps of what it settles
     "equity": AccountKind.EQUITY,
 }
 
@@ -238,7 +239,8 @@ def transactions_from_legs(
             account = accounts[leg.account_id] = _account_of(leg, db)
         posting = Posting(id=leg.posting_id, transaction_id=txn.id, account_id=leg.account_id,
                           direction=leg.direction, amount=leg.amount, currency=leg.currency, bucket=leg.bucket,
-                          entry_number=leg.entry_number, balance_after=leg.balance_after)
+                          entry_number=leg.entry_number, balance_after=leg.balance_after,
+                          posted_at=leg.created_at)  # both engines write the transaction's time
         posting._state.fields_cache.update(transaction=txn, account=account)
         _saved(posting, db)
         postings.append(posting)

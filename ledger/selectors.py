@@ -9,7 +9,7 @@ ledgers of any size. Reconciliation builds on them.
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from uuid import UUID
 
@@ -121,9 +121,11 @@ def hold_capture_transaction(*, hold: Hold) -> Transaction | None:
 
 
 def statement_page(
-    *, account: Account, limit: int, before: list | None = None
+    *, account: Account, limit: int, before: list | None = None, window: "StatementWindow | None" = None
 ) -> tuple[list[Posting], list | None]:
     """Return up to `limit` postings of the account, newest first, and the position of the next page.
+
+    With a `window` (`statement_window`), only the postings within it.
 
     A position holds, per bucket, the entry number the next page stays below (None: not started
     on that bucket); a customer account has one bucket, so its position is one entry number.
@@ -146,6 +148,8 @@ def statement_page(
         postings = Posting.objects.filter(account=account, bucket=bucket)
         if bound is not None:
             postings = postings.filter(entry_number__lt=bound)
+        if window is not None:
+            postings = window.within(postings, bucket)
         streams.append(list(postings.select_related("transaction").order_by("-entry_number")[:limit + 1]))
     page = list(islice(heapq.merge(*streams, key=_posted_at, reverse=True), limit))
     position, taken = list(before), [0] * buckets
@@ -157,6 +161,56 @@ def statement_page(
 
 def _posted_at(posting: Posting) -> tuple:
     return posting.transaction.created_at, posting.pk
+
+
+# An account's statement as CSV: every posting, oldest first, read a chunk at a time.
+STATEMENT_CSV_HEADER = (
+    "posted_at", "transaction_id", "kind", "reference", "description", "direction", "amount", "currency",
+    "balance_after", "bucket", "entry_number",
+)
+STATEMENT_EXPORT_CHUNK = 2000
+
+
+def statement_export_rows(
+    *, account: Account, posted_from: datetime | None = None, posted_to: datetime | None = None,
+    chunk_size: int = STATEMENT_EXPORT_CHUNK,
+) -> Iterator[tuple]:
+    """Return the account's postings posted from `posted_from` to `posted_to` (both included, either
+    optional), oldest first, as rows of `STATEMENT_CSV_HEADER` (amounts in minor units).
+
+    The window is a run of entry numbers per bucket (`statement_window`, fixed when this is called:
+    what is posted while the rows stream is left for the next download). Each bucket is read in
+    entry order by the (account, bucket, entry_number) index a chunk at a time, so memory stays flat
+    for any length of history; a system account's buckets are merged by posting time.
+    """
+    window = statement_window(account=account, start=posted_from, end=posted_to)
+    runs = sorted((bucket, after, through) for bucket, (after, through) in window.entries.items() if through > after)
+    per_bucket = max(1, chunk_size // max(1, len(runs)))  # the buckets' chunks together: about one chunk
+    streams = [
+        _bucket_postings(account=account, bucket=bucket, after=after, through=through, chunk_size=per_bucket)
+        for bucket, after, through in runs
+    ]
+    postings = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda row: (row[1], row[2]))
+    return (_statement_csv_row(row) for row in postings)
+
+
+def _bucket_postings(*, account: Account, bucket: int, after: int, through: int, chunk_size: int) -> Iterator[tuple]:
+    """Yield one bucket's postings numbered after `after` up to `through`, by keyset pages of `chunk_size`."""
+    postings = Posting.objects.filter(account=account, bucket=bucket).order_by("entry_number").values_list(
+        "entry_number", "posted_at", "id", "transaction_id", "transaction__kind", "transaction__reference",
+        "transaction__description", "direction", "amount", "currency", "balance_after", "bucket",
+    )
+    while after < through:
+        chunk = list(postings.filter(entry_number__gt=after, entry_number__lte=through)[:chunk_size])
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1][0]
+
+
+def _statement_csv_row(row: tuple) -> tuple:
+    entry_number, posted_at, _, transaction_id, *middle, bucket = row
+    return (posted_at.astimezone(UTC).isoformat(), str(transaction_id), *middle, bucket, entry_number)
 
 
 # --- integrity ---------------------------------------------------------------------------
@@ -394,3 +448,179 @@ def reconciliation_run_since(moment: datetime) -> ReconciliationRun | None:
     """Return the first run that started at `moment` or after it (the one a page started), if stored yet."""
     return ReconciliationRun.objects.filter(started_at__gte=moment).order_by("started_at", "id").first()
 
+
+
+# --- history: balances at an instant (model invariant 11) --------------------------------------
+
+
+def _last_postings(*, account_id, instant: datetime, inclusive: bool = True):
+    """The postings of the outer query's bucket at or before `instant` (strictly before, not
+    `inclusive`), last first: `[:1]` of it is one probe of the as-of index."""
+    moment = Q(posted_at__lte=instant) if inclusive else Q(posted_at__lt=instant)
+    return (Posting.objects.filter(moment, account_id=account_id, bucket=OuterRef("bucket"))
+            .order_by("-posted_at", "-entry_number"))
+
+
+def _bucket_edges(*, account: Account, instant: datetime, inclusive: bool) -> dict[int, tuple[int, int]]:
+    """Per bucket: (entry number, balance_after) of its last posting at (or before) `instant`; a
+    bucket with none then is left out. One query, one index probe per bucket."""
+    last = _last_postings(account_id=account.pk, instant=instant, inclusive=inclusive)
+    rows = (BalanceBucket.objects.filter(account_id=account.pk)
+            .annotate(entry=Subquery(last.values("entry_number")[:1]),
+                      after=Subquery(last.values("balance_after")[:1]))
+            .values_list("bucket", "entry", "after"))
+    return {bucket: (entry, after) for bucket, entry, after in rows if entry is not None}
+
+
+def account_balance_as_of(*, account: Account, as_of: datetime) -> int:
+    """Return the account's balance, on its normal side, as it stood at `as_of` (0 before its first posting).
+
+    The sum over its buckets of the `balance_after` of each one's last posting at or before `as_of`:
+    one index probe per bucket, however long the history. A transaction counts from the instant it
+    took its balance locks (`posted_at`); see ARCHITECTURE.md for one still committing at `as_of`.
+    """
+    last = _last_postings(account_id=account.pk, instant=as_of).values("balance_after")[:1]
+    balances = BalanceBucket.objects.filter(account_id=account.pk).annotate(after=Subquery(last))
+    return sum(after for after in balances.values_list("after", flat=True) if after is not None)
+
+
+def account_held_as_of(*, account: Account, as_of: datetime) -> int:
+    """Return what the account's holds reserved at `as_of`: each from its creation until it expired,
+    was captured or was voided, whichever came first."""
+    holds = Hold.objects.filter(source_account_id=account.pk, created_at__lte=as_of, expires_at__gt=as_of).filter(
+        Q(finished_at__isnull=True) | Q(finished_at__gt=as_of))
+    return holds.aggregate(total=Sum("amount"))["total"] or 0
+
+
+@dataclass(frozen=True)
+class StatementWindow:
+    """The part of a statement posted from `start` to `end` (both included, either open): per
+    bucket, the entry numbers it spans, and the balance just before it and at its end."""
+
+    start: datetime | None
+    end: datetime | None
+    opening_balance: int
+    closing_balance: int
+    # bucket -> (entries after this number, up to this one); a bucket missing here has none in it.
+    entries: dict[int, tuple[int, int]]
+
+    def within(self, postings, bucket: int):
+        """Limit one bucket's postings to the window, by entry number (the statement's own index)."""
+        after, through = self.entries.get(bucket, (0, 0))
+        return postings.filter(entry_number__gt=after, entry_number__lte=through)
+
+
+def statement_window(*, account: Account, start: datetime | None = None, end: datetime | None = None
+                     ) -> StatementWindow:
+    """Return the window of the account's statement from `start` to `end`, both included.
+
+    Within a bucket posting times follow entry numbers (invariant 11), so a window is a run of
+    entry numbers: its edges are found by the as-of index and the statement then pages on entry
+    numbers as always. Without `start` it opens at 0; without `end` it closes at the last posting
+    now. `start` after `end` is an empty window whose closing balance is its opening one.
+    """
+    if end is None:
+        closing = {bucket: (last_entry, balance) for bucket, last_entry, balance in
+                   account.balance_buckets.values_list("bucket", "last_entry_number", "balance") if last_entry}
+    else:
+        closing = _bucket_edges(account=account, instant=end, inclusive=True)
+    opening = {} if start is None else _bucket_edges(account=account, instant=start, inclusive=False)
+    if start is not None and end is not None and start > end:
+        closing = opening
+    entries = {bucket: (opening.get(bucket, (0, 0))[0], through) for bucket, (through, _) in closing.items()}
+    return StatementWindow(start=start, end=end, opening_balance=sum(after for _, after in opening.values()),
+                           closing_balance=sum(after for _, after in closing.values()), entries=entries)
+
+
+@dataclass(frozen=True)
+class TrialBalanceRow:
+    """One account on the trial balance: its net debit or net credit, and its balance on its normal side.
+
+    `id` is None for the line that folds other API clients' accounts together.
+    """
+
+    id: UUID | None
+    name: str
+    debits: int
+    credits: int
+    balance: int
+    is_system: bool = False
+
+
+@dataclass(frozen=True)
+class CurrencyTrialBalance:
+    debits: int
+    credits: int
+    accounts: list[TrialBalanceRow]
+
+    @property
+    def balanced(self) -> bool:
+        return self.debits == self.credits
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    as_of: datetime
+    balanced: bool  # total debits equal total credits in every currency
+    currencies: dict[str, CurrencyTrialBalance]
+
+
+TRIAL_BALANCE_CSV_HEADER = ("currency", "account_id", "name", "debits", "credits", "balance")
+
+
+def trial_balance(*, as_of: datetime | None = None, currency: str | None = None, owner: str | None = None
+                  ) -> TrialBalance:
+    """Return every account's balance at `as_of` (now without it), in the debit or credit column.
+
+    An account's net debit (debits less credits posted) goes in `debits` when positive, its net
+    credit in `credits`; `balance` is on its normal side. Accounts with no posting by then are left
+    out. One query: at an instant, per bucket the `balance_after` of its last posting at or before it
+    (one index probe each), summed per account; now, the buckets' balances themselves. With an
+    `owner` (an API client), other clients' accounts fold into one `other_clients_accounts` line
+    per currency, as in `ledger_summary`, so the totals stay whole and no client sees another's.
+    """
+    buckets = BalanceBucket.objects.all()
+    if currency is not None:
+        buckets = buckets.filter(account__currency=currency)
+    if as_of is None:
+        as_of = timezone.now()
+        buckets = buckets.filter(last_entry_number__gt=0).annotate(moment_balance=F("balance"))
+    else:
+        last = _last_postings(account_id=OuterRef("account_id"), instant=as_of).values("balance_after")[:1]
+        buckets = buckets.annotate(moment_balance=Subquery(last, output_field=BigIntegerField()))
+    rows = (buckets.values("account_id", "account__name", "account__currency", "account__kind",
+                           "account__is_system", "account__owner")
+            .annotate(balance=Sum("moment_balance")).order_by())
+    books: dict[str, dict] = {}
+    for row in rows.iterator(chunk_size=2000):
+        if row["balance"] is None:  # no posting by then
+            continue
+        listed = owner is None or row["account__is_system"] or row["account__owner"] == owner
+        key = row["account_id"] if listed else None
+        lines = books.setdefault(row["account__currency"], {})
+        line = lines.setdefault(key, {
+            "name": row["account__name"] if listed else OTHER_ACCOUNTS_NAME, "net_debit": 0,
+            "debit_normal": listed and row["account__kind"] in DEBIT_NORMAL_KINDS,  # folded: customers, credit-normal
+            "is_system": listed and row["account__is_system"],
+        })
+        line["net_debit"] += row["balance"] if row["account__kind"] in DEBIT_NORMAL_KINDS else -row["balance"]
+    currencies = {}
+    for code in sorted(books):
+        accounts = [
+            TrialBalanceRow(id=key, name=line["name"], debits=max(line["net_debit"], 0),
+                            credits=max(-line["net_debit"], 0), is_system=line["is_system"],
+                            balance=line["net_debit"] if line["debit_normal"] else -line["net_debit"])
+            for key, line in books[code].items()
+        ]
+        accounts.sort(key=lambda a: (not a.is_system, a.id is None, a.name, str(a.id)))
+        currencies[code] = CurrencyTrialBalance(debits=sum(a.debits for a in accounts),
+                                                credits=sum(a.credits for a in accounts), accounts=accounts)
+    return TrialBalance(as_of=as_of, balanced=all(c.balanced for c in currencies.values()), currencies=currencies)
+
+
+def trial_balance_csv_rows(tb: TrialBalance) -> Iterator[tuple]:
+    """Yield the trial balance as rows of TRIAL_BALANCE_CSV_HEADER: one per account and currency."""
+    for code, book in tb.currencies.items():
+        for account in book.accounts:
+            yield (code, "" if account.id is None else str(account.id), account.name, account.debits,
+                   account.credits, account.balance)

@@ -2,8 +2,10 @@
 
     viewer    reads everything: view_* on every model of ledger, payments, wallets, events and the audit log
     operator  viewer + refund orders, resolve pending payments, run reconciliation, void holds,
-              resend webhook deliveries, enable or disable webhook endpoints
-    admin     operator + manage API keys (api.view/add/change_apiclient)
+              resend webhook deliveries, enable or disable webhook endpoints, import settlement
+              files and resolve their breaks
+    admin     operator + manage API keys (api.view/add/change_apiclient), reverse a client's deposit,
+              withdrawal or transfer (ledger.reverse_transaction)
 
 Every view checks a permission, never a group name, so a superuser (who has every permission)
 passes every check and a custom group works as well as these three.
@@ -18,8 +20,9 @@ VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 VIEWED_APPS = ("ledger", "payments", "wallets", "events", "audit")
 # Each app declares its dashboard actions in its models' Meta.permissions.
 OPERATOR_PERMISSIONS = ("payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
-                        "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state")
-ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient")
+                        "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state",
+                        "payments.import_settlement", "payments.resolve_settlement_break")
+ADMIN_PERMISSIONS = ("api.view_apiclient", "api.add_apiclient", "api.change_apiclient", "ledger.reverse_transaction")
 
 
 def role_permissions(Permission, role: str):

@@ -29,6 +29,12 @@ class AccountSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class AccountAsOfSerializer(AccountSerializer):
+    as_of = serializers.DateTimeField(
+        required=False,
+        help_text="With `?as_of=`: the instant echoed; `balance` and `available` are as they stood then.")
+
+
 class AccountListSerializer(serializers.Serializer):
     results = AccountSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
@@ -97,6 +103,29 @@ class StatementEntrySerializer(serializers.Serializer):
 class StatementSerializer(serializers.Serializer):
     entries = StatementEntrySerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)
+    opening_balance = serializers.IntegerField(help_text="The balance just before `from` (0 without it).")
+    closing_balance = serializers.IntegerField(
+        help_text="The balance at `to` (now without it): opening + credits - debits of the window's entries.")
+
+
+class TrialBalanceLineSerializer(serializers.Serializer):
+    id = serializers.UUIDField(allow_null=True, help_text="null: other API clients' accounts, folded.")
+    name = serializers.CharField()
+    debits = serializers.IntegerField(help_text="The account's net debit, when it has one.")
+    credits = serializers.IntegerField(help_text="The account's net credit, when it has one.")
+    balance = serializers.IntegerField(help_text="On the account's normal side.")
+
+
+class TrialBalanceCurrencySerializer(serializers.Serializer):
+    debits = serializers.IntegerField()
+    credits = serializers.IntegerField()
+    accounts = TrialBalanceLineSerializer(many=True)
+
+
+class TrialBalanceSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    balanced = serializers.BooleanField(help_text="Debits equal credits in every currency.")
+    currencies = serializers.DictField(child=TrialBalanceCurrencySerializer())
 
 
 class TransferBatchSerializer(serializers.Serializer):
@@ -125,6 +154,18 @@ TRANSFER_BATCH_EXAMPLE = OpenApiExample(
          "destination_account_id": "7f9a1c1e-3c54-4a35-9c35-7f4b8d1e2a10", "amount": 300, "description": "Change"},
     ]},
 )
+
+
+class ReversalCreateSerializer(StrictSerializer):
+    description = TextField()
+
+
+class ReversalSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reverses = serializers.UUIDField(help_text="The transaction this one reverses.")
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    entries = EntrySerializer(many=True, help_text="The original's legs, in its order, each direction flipped.")
 
 
 class HoldCreateSerializer(StrictSerializer):

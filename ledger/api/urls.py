@@ -1,4 +1,5 @@
-"""Ledger API routes: accounts, movements, transfers, holds and statements, all in the `accounts` scope."""
+"""Ledger API routes: accounts, movements, transfers, reversals, holds and statements, all in the `accounts`
+scope; the trial balance (the platform's books) in `books`."""
 
 from django.urls import path
 
@@ -17,6 +18,9 @@ urlpatterns = [
     path("transfers", scoped(views.TransferCreate, Scope.ACCOUNTS), name="transfer-create"),
     path("transfers/batch", scoped(views.TransferBatchCreate, Scope.ACCOUNTS), name="transfer-batch"),
     path("transfers/<str:transfer_id>", scoped(views.TransferDetail, Scope.ACCOUNTS), name="transfer-detail"),
+    path("transactions/<str:transaction_id>/reverse", scoped(views.TransactionReverse, Scope.ACCOUNTS),
+         name="transaction-reverse"),
+    path("ledger/trial-balance", scoped(views.TrialBalance, Scope.BOOKS), name="ledger-trial-balance"),
     path("holds", scoped(views.HoldListCreate, Scope.ACCOUNTS), name="hold-list"),
     path("holds/<str:hold_id>", scoped(views.HoldDetail, Scope.ACCOUNTS), name="hold-detail"),
     path("holds/<str:hold_id>/capture", scoped(views.HoldCapture, Scope.ACCOUNTS), name="hold-capture"),

@@ -1,21 +1,39 @@
-"""Accounts, deposits, withdrawals, transfers, holds and statements. Thin: parse, call a service, render."""
+"""Accounts, deposits, withdrawals, transfers, reversals, holds and statements. Thin: parse, call a service,
+render."""
 
+from datetime import UTC, datetime
 from uuid import UUID
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import selectors, services
-from ledger.bodies import account_body, hold_body, movement_body, statement_entry, transfer_body
+from ledger.bodies import (
+    account_as_of_body,
+    account_body,
+    hold_body,
+    movement_body,
+    reversal_body,
+    statement_entry,
+    transfer_body,
+    trial_balance_body,
+)
+from ledger.currencies import currency_exponent
+from ledger.exceptions import UnknownCurrency
 from ledger.models import HoldStatus
 from mintguard_site.api.auth import request_owner, visible_owner
 from mintguard_site.api.errors import InvalidParameter
 from mintguard_site.api.idempotency import idempotent
+from mintguard_site.api.models import ApiClient
 from mintguard_site.api.pagination import decode_cursor, encode_cursor, newest_first, page_of, parse_limit
+from mintguard_site.api.renderers import OrjsonRenderer, json_bytes
 from mintguard_site.api.schema import LIST_PARAMETERS, money_route, problem, read_route
 from mintguard_site.api.serializers import validated
+from mintguard_site.csv_export import csv_response
 
 from . import serializers as s
 
@@ -43,10 +61,41 @@ class AccountListCreate(APIView):
         return Response(account_body(account), status=201)
 
 
+def query_instant(request, name: str) -> datetime | None:
+    """The instant in `?<name>=` (ISO 8601 with a timezone) in UTC, None when absent; else 400 invalid_parameter."""
+    raw = request.query_params.get(name) or None
+    if raw is None:
+        return None
+    # A "+" sent unescaped in a query string arrives as a space: "2026-11-30T23:59:59 02:00".
+    text = raw.replace(" ", "+") if raw.count(" ") == 1 and "T" in raw else raw
+    try:
+        moment = datetime.fromisoformat(text) if len(text) <= 64 else None
+        if moment is not None and moment.utcoffset() is not None:
+            return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidParameter(f"{name} must be an ISO 8601 timestamp with a timezone, e.g. 2026-11-30T23:59:59Z.")
+
+
+AS_OF = OpenApiParameter("as_of", OpenApiTypes.DATETIME, description=(
+    "The balance as it stood at this instant (ISO 8601 with a timezone): every posting at or before it counts."))
+STATEMENT_WINDOW = [
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Entries posted at or after this instant."),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Entries posted at or before this instant."),
+]
+
+
 class AccountDetail(APIView):
-    @read_route(response=s.AccountSerializer, summary="Get an account with its balance", tags=TAGS)
+    @read_route(response=s.AccountAsOfSerializer, summary="Get an account with its balance, now or as of an instant",
+                parameters=[AS_OF], tags=TAGS)
     def get(self, request, account_id):
-        return Response(account_body(selectors.account_get(account_id=account_id, owner=visible_owner(request))))
+        as_of = query_instant(request, "as_of")
+        account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
+        if as_of is None:
+            return Response(account_body(account))
+        balance = selectors.account_balance_as_of(account=account, as_of=as_of)
+        available = balance - selectors.account_held_as_of(account=account, as_of=as_of)
+        return Response(account_as_of_body(account, as_of=as_of, balance=balance, available=available))
 
 
 class _AccountMovement(APIView):
@@ -85,16 +134,26 @@ class AccountWithdraw(_AccountMovement):
 
 
 class AccountStatement(APIView):
-    @read_route(response=s.StatementSerializer, summary="Statement, newest first, cursor-paged",
-                parameters=LIST_PARAMETERS, tags=TAGS)
+    @read_route(response=s.StatementSerializer, summary="Statement, newest first, cursor-paged, optionally a window",
+                parameters=[*LIST_PARAMETERS, *STATEMENT_WINDOW], tags=TAGS)
     def get(self, request, account_id):
         limit = parse_limit(request)
+        start, end = query_instant(request, "from"), query_instant(request, "to")
+        if start is not None and end is not None and start > end:
+            raise InvalidParameter("from must not be after to.")
         account = selectors.account_get(account_id=account_id, owner=visible_owner(request))
+        window = None
+        if start is not None or end is not None:
+            window = selectors.statement_window(account=account, start=start, end=end)
         scope = f"statement:{account.id}"
         page, position = selectors.statement_page(account=account, limit=limit,
-                                                  before=decode_cursor(request, scope, size=1))
+                                                  before=decode_cursor(request, scope, size=1), window=window)
         next_cursor = encode_cursor(scope, position) if position else None
-        return Response({"entries": [statement_entry(p) for p in page], "next_cursor": next_cursor})
+        return Response({
+            "entries": [statement_entry(p) for p in page], "next_cursor": next_cursor,
+            "opening_balance": window.opening_balance if window else 0,
+            "closing_balance": window.closing_balance if window else account.balance,
+        })
 
 
 class TransferCreate(APIView):
@@ -139,6 +198,30 @@ class TransferDetail(APIView):
     @read_route(response=s.TransferSerializer, summary="Get a transfer", tags=["transfers"])
     def get(self, request, transfer_id):
         return Response(transfer_body(selectors.transfer_get(transfer_id=transfer_id, owner=visible_owner(request))))
+
+
+NOT_REVERSIBLE = problem("Not a deposit, withdrawal or transfer of yours (`not_reversible`), reversed before "
+                         "(`already_reversed`), or the money is no longer there (`insufficient_funds`)",
+                         "already_reversed", 409)
+
+
+class TransactionReverse(APIView):
+    operator_permission = "ledger.reverse_transaction"  # operators may reverse through the browsable API
+
+    @money_route(request=s.ReversalCreateSerializer, response=s.ReversalSerializer,
+                 summary="Reverse a deposit, withdrawal or transfer: post its exact opposite legs, once",
+                 extra_responses={409: NOT_REVERSIBLE}, tags=["transactions"])
+    @idempotent()
+    def post(self, request, transaction_id):
+        description = validated(s.ReversalCreateSerializer, request.data)["description"]
+        if isinstance(request.user, ApiClient):
+            txn = services.transaction_reverse(transaction_id=transaction_id, owner=visible_owner(request),
+                                               description=description)
+        else:  # an operator in the browsable API: the same audited action as the dashboard's
+            txn = services.operator_transaction_reverse(transaction_id=transaction_id, user=request.user,
+                                                        note=description or "Reversed through the API.",
+                                                        description=description)
+        return Response(reversal_body(txn), status=201)
 
 
 HOLD_TAGS = ["holds"]
@@ -211,3 +294,50 @@ class HoldVoid(APIView):
         validated(s.HoldVoidSerializer, request.data)
         hold = services.hold_void(hold_id=hold_id, owner=visible_owner(request))
         return Response({"hold": hold_body(hold)}, status=200)
+
+
+class TrialBalanceCSVRenderer(BaseRenderer):
+    """Lets `Accept: text/csv` and `?format=csv` through DRF's negotiation: the view streams the CSV
+    itself, so only a refusal (problem+json) is ever rendered here."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json_bytes(data) or JSONRenderer().render(data)
+
+
+TRIAL_BALANCE_PARAMETERS = [
+    OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="Balances at this instant (default: now)."),
+    OpenApiParameter("currency", OpenApiTypes.STR, description="One currency's book only."),
+    OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
+                     description="`csv`: the same rows as CSV (as `Accept: text/csv`)."),
+]
+
+
+class TrialBalance(APIView):
+    renderer_classes = [OrjsonRenderer, TrialBalanceCSVRenderer, BrowsableAPIRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:  # DRF's answer to a `?format=` no renderer has
+            raise InvalidParameter("format must be json or csv.") from None
+
+    @read_route(response=OpenApiResponse(s.TrialBalanceSerializer), parameters=TRIAL_BALANCE_PARAMETERS,
+                summary="Trial balance: every account's balance at an instant, debits and credits per currency",
+                tags=["ledger"])
+    def get(self, request):
+        as_of = query_instant(request, "as_of")
+        currency = request.query_params.get("currency") or None
+        if currency is not None:
+            try:
+                currency_exponent(currency)
+            except UnknownCurrency:
+                raise InvalidParameter("currency must be an ISO 4217 code or a configured asset.") from None
+        tb = selectors.trial_balance(as_of=as_of, currency=currency, owner=visible_owner(request))
+        if request.accepted_renderer.format == TrialBalanceCSVRenderer.format:
+            return csv_response(f"trial-balance-{tb.as_of:%Y%m%dT%H%M%SZ}.csv", selectors.TRIAL_BALANCE_CSV_HEADER,
+                                selectors.trial_balance_csv_rows(tb))
+        return Response(trial_balance_body(tb))

@@ -1,4 +1,5 @@
-"""Every write to the ledger: postings (`postings`) and holds (`holds`). Import services from here."""
+"""Every write to the ledger: postings (`postings`), holds (`holds`) and reversals (`reversals`). Import services
+from here."""
 
 from .holds import (
     HOLD_TTL_DEFAULT,
@@ -30,11 +31,20 @@ from .postings import (
     transfers_create,
     withdraw,
 )
+from .reversals import (
+    REVERSAL_KIND,
+    REVERSIBLE_KINDS,
+    is_reversible,
+    operator_transaction_reverse,
+    reversal_refusal,
+    transaction_reverse,
+)
 
 __all__ = [
-    "ENGINES", "HOLD_TTL_DEFAULT", "HOLD_TTL_MAX", "SYSTEM_ACCOUNT_KINDS", "Leg", "NewTransaction", "NewTransfer",
-    "PostingRequest", "SystemAccountsMissing", "account_create", "deposit", "hold_capture", "hold_create",
-    "hold_void", "holds_expire", "joins_transaction", "operator_hold_void", "system_account_id", "system_account_named",
-    "system_accounts_create", "system_bucket_count", "transaction_batch_post", "transaction_post",
-    "transfer_create", "transfers_create", "withdraw",
+    "ENGINES", "HOLD_TTL_DEFAULT", "HOLD_TTL_MAX", "REVERSAL_KIND", "REVERSIBLE_KINDS", "SYSTEM_ACCOUNT_KINDS", "Leg",
+    "NewTransaction", "NewTransfer", "PostingRequest", "SystemAccountsMissing", "account_create", "deposit",
+    "hold_capture", "hold_create", "hold_void", "holds_expire", "is_reversible", "joins_transaction",
+    "operator_hold_void", "operator_transaction_reverse", "reversal_refusal", "system_account_id",
+    "system_account_named", "system_accounts_create", "system_bucket_count", "transaction_batch_post",
+    "transaction_post", "transaction_reverse", "transfer_create", "transfers_create", "withdraw",
 ]

@@ -177,7 +177,7 @@ def test_system_accounts_are_created_on_first_use_once_per_currency():
 
     system = Account.objects.filter(is_system=True, currency="GOLD")
     assert sorted(system.values_list("name", flat=True)) == sorted(
-        ["bonus_expense", "cash", "equity", "revenue", "seller_payable", "treasury"]
+        ["bonus_expense", "cash", "equity", "provider_fees", "revenue", "seller_payable", "treasury"]
     )
     assert system.get(name="cash").balance == 10
     assert system.get(name="cash").allow_negative
