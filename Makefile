@@ -4,7 +4,7 @@ VENV := .venv/.installed
 PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run migrate shell test test-sqlite test-postgres lint reliability bench profile clean
+.PHONY: help run migrate shell test test-sqlite test-postgres lint reliability bench bench-history profile clean
 
 help: ## List the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -50,8 +50,12 @@ reliability: $(VENV) ## Bank test: 20,000 ops over gunicorn, 10 worker SIGKILLs,
 
 # BENCH_ARGS="--quick" (1 run x 3 s per scenario, written to var/bench-quick/) to iterate;
 # BENCH_ARGS="--only healthz,transfers,replay" to narrow. Installs Debian's wrk when missing (root + apt-get).
-bench: $(VENV) ## Benchmark: issue 15's targets, API vs raw SQL (pgbench) on private PostgreSQL + gunicorn; writes docs/benchmarks.md
+bench: $(VENV) ## Benchmark: issue 15's targets, API vs raw SQL (pgbench) on private PostgreSQL + gunicorn; writes docs/benchmarks.md (balances as of an instant: make bench-history)
 	$(PYTHON) -m bench.throughput $(BENCH_ARGS)
+
+# HISTORY_ARGS="--whale 100000" for a quicker run; `.venv/bin/python -m bench.history --help` lists the knobs.
+bench-history: $(VENV) ## Balances at an instant on a 1,000,000-posting account: as_of p50, trial balance, CSV export RSS; writes docs/benchmarks-history.md
+	$(PYTHON) -m bench.history $(HISTORY_ARGS)
 
 # PROFILE_ARGS="replay --no-profile" for another scenario (transfer, topup, spend, pay, replay, statement, batch, healthz).
 profile: $(VENV) ## In-process CPU per request, its SQL and a cProfile, on a private PostgreSQL (default: transfer)

@@ -310,6 +310,11 @@ MINTGUARD_SIMULATOR_TIMEOUT_RATE = env.float("MINTGUARD_SIMULATOR_TIMEOUT_RATE",
 MINTGUARD_SIMULATOR_DECLINE_RATE = env.float("MINTGUARD_SIMULATOR_DECLINE_RATE", default=0.0, minimum=0, maximum=1)
 if MINTGUARD_SIMULATOR_OUTAGE_RATE + MINTGUARD_SIMULATOR_TIMEOUT_RATE + MINTGUARD_SIMULATOR_DECLINE_RATE > 1:
     raise ImproperlyConfigured("The MINTGUARD_SIMULATOR_*_RATE settings must add up to at most 1.")
+# The simulated provider's fee on what it takes (a charge, a capture): floor(amount * bps / 10000)
+# plus a fixed fee in the currency's minor units, never more than the amount. A refund costs
+# nothing and returns no fee. Its settlement reports carry the fee of each line.
+MINTGUARD_SIMULATOR_FEE_BPS = env.int("MINTGUARD_SIMULATOR_FEE_BPS", default=290, minimum=0, maximum=10_000)
+MINTGUARD_SIMULATOR_FEE_FIXED = env.int("MINTGUARD_SIMULATOR_FEE_FIXED", default=30, minimum=0, maximum=10**15)
 # Provider webhook signing secret(s), comma-separated for rotation (the first signs, all verify).
 MINTGUARD_PROVIDER_WEBHOOK_SECRET = env.str("MINTGUARD_PROVIDER_WEBHOOK_SECRET", default="").strip()
 if not MINTGUARD_PROVIDER_WEBHOOK_SECRET:

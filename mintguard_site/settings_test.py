@@ -10,7 +10,8 @@ from .secrets_at_rest import key_derived_from
 # A developer's shell must not change what the suite tests (a simulated outage, a decline rate)
 # nor point it at a real cache that the tests clear.
 for name in ("MINTGUARD_SIMULATOR_OUTAGE", "MINTGUARD_SIMULATOR_OUTAGE_RATE", "MINTGUARD_SIMULATOR_TIMEOUT_RATE",
-             "MINTGUARD_SIMULATOR_DECLINE_RATE", "MINTGUARD_SIMULATOR_SEED", "CACHE_URL"):
+             "MINTGUARD_SIMULATOR_DECLINE_RATE", "MINTGUARD_SIMULATOR_SEED", "MINTGUARD_SIMULATOR_FEE_BPS",
+             "MINTGUARD_SIMULATOR_FEE_FIXED", "CACHE_URL"):
     os.environ.pop(name, None)
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("MINTGUARD_HTTPS", "false")

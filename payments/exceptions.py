@@ -114,3 +114,49 @@ class ProviderUnavailable(PaymentsError):
     code = "provider_unavailable"
     title = "Payment provider unavailable"
     category = "conflict"
+
+
+class SettlementFileInvalid(PaymentsError):
+    """A settlement file that is not what the provider's format says: refused whole, nothing stored.
+
+    `errors` lists (line number, message); line 0 is the file as a whole (its size, its encoding).
+    """
+
+    code = "settlement_file_invalid"
+    title = "Settlement file refused"
+    category = "validation"
+
+    def __init__(self, errors: list[tuple[int, str]], shown: int = 20):
+        self.errors = errors
+        listed = [f"line {line}: {message}" if line else message for line, message in errors[:shown]]
+        more = f" (and {len(errors) - shown} more)" if len(errors) > shown else ""
+        super().__init__("; ".join(listed) + more, errors=errors)
+
+
+class SettlementRunNotFound(PaymentsError):
+    code = "settlement_not_found"
+    title = "Settlement run not found"
+    category = "not_found"
+
+
+class SettlementBreakNotFound(PaymentsError):
+    code = "settlement_break_not_found"
+    title = "Settlement break not found"
+    category = "not_found"
+
+
+class SettlementBreakResolved(PaymentsError):
+    """The break was resolved already (by someone else meanwhile, or a form sent twice)."""
+
+    code = "settlement_break_resolved"
+    title = "Settlement break already resolved"
+    category = "conflict"
+
+
+class SettlementNoteRequired(PaymentsError):
+    """Resolving a settlement break needs the operator's reason, for the audit log."""
+
+    code = "note_required"
+    title = "A note is required"
+    category = "validation"
+    message = "A note is required: say how this break was settled."

@@ -68,3 +68,34 @@ class VoidForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "Why? e.g. buyer cancelled, ticket #123"}),
         error_messages={"required": VOID_NOTE_REQUIRED},
     )
+
+
+class SettlementUploadForm(forms.Form):
+    """A provider's settlement file (CSV), at most SETTLEMENT_FILE_MAX_BYTES; the service checks every line."""
+
+    file = forms.FileField(
+        allow_empty_file=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        error_messages={"required": "Choose a settlement file (CSV) to import.",
+                        "empty": "The file is empty: a settlement file starts with its header."},
+    )
+
+    def clean_file(self):
+        from .services.settlements import SETTLEMENT_FILE_MAX_BYTES
+
+        upload = self.cleaned_data["file"]
+        if upload.size > SETTLEMENT_FILE_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {SETTLEMENT_FILE_MAX_BYTES // (1024 * 1024)} MB, the most a settlement "
+                "file may be.", code="too_large")
+        return upload
+
+
+class SettlementResolveForm(forms.Form):
+    """How a settlement break was settled: required, it goes to the break and the audit log."""
+
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "How was it settled? e.g. provider ticket #123"}),
+        error_messages={"required": "A note is required: say how this break was settled."},
+    )

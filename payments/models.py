@@ -29,10 +29,15 @@ Invariants (services check them first, for clear errors; the database is the las
    with the whole body's SHA-256 and length.
 9. Every provider outcome applied to an order (webhook, operator, expiry) leaves a
    `PaymentConfirmation` row saying who applied what and what it did.
+10. A settlement file is imported once: its run is unique by the file's SHA-256 (UNIQUE), and its
+   fees are posted under the system reference `settlement:<sha256>`. A payment or refund is
+   matched by at most one settlement line (partial UNIQUE), so no two files settle it twice. A
+   break is resolved once, with a note and who resolved it (CHECK).
 """
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
@@ -215,6 +220,8 @@ class Payment(models.Model):
                 name="payments_payment_authorization_statuses",
             ),
         ]
+        # A settlement file names payments by the provider's reference.
+        indexes = [models.Index(fields=["provider_reference"], name="payments_payment_provider_ref")]
 
     def __str__(self) -> str:
         return f"Payment {self.id} ({self.status})"
@@ -262,6 +269,8 @@ class Refund(models.Model):
                 name="payments_refund_key_unique",
             ),
         ]
+        # A settlement file names refunds by the provider's reference.
+        indexes = [models.Index(fields=["provider_reference"], name="payments_refund_provider_ref")]
 
     def __str__(self) -> str:
         return f"Refund {self.id} ({self.amount})"
@@ -395,3 +404,150 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Webhook {self.event_id or self.webhook_id or self.id} ({self.result})"
+
+
+# --- settlement reconciliation (`payments/services/settlements.py`) ------------------------
+
+
+class SettlementLineType(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+
+
+class SettlementBreakKind(models.TextChoices):
+    """Why a settlement line, or one of our payments or refunds, does not reconcile."""
+
+    MISSING_IN_LEDGER = "missing_in_ledger", "Missing in ledger"  # settled, but no succeeded payment/refund of ours
+    MISSING_AT_PROVIDER = "missing_at_provider", "Missing at provider"  # ours, absent from a report covering its day
+    AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
+    CURRENCY_MISMATCH = "currency_mismatch", "Currency mismatch"
+    DUPLICATE = "duplicate", "Duplicate"  # its reference twice in the file, or matched by an earlier file
+
+
+class SettlementLineStatus(models.TextChoices):
+    MATCHED = "matched", "Matched"
+    MISSING_IN_LEDGER = SettlementBreakKind.MISSING_IN_LEDGER.value, SettlementBreakKind.MISSING_IN_LEDGER.label
+    AMOUNT_MISMATCH = SettlementBreakKind.AMOUNT_MISMATCH.value, SettlementBreakKind.AMOUNT_MISMATCH.label
+    CURRENCY_MISMATCH = SettlementBreakKind.CURRENCY_MISMATCH.value, SettlementBreakKind.CURRENCY_MISMATCH.label
+    DUPLICATE = SettlementBreakKind.DUPLICATE.value, SettlementBreakKind.DUPLICATE.label
+
+
+class SettlementRun(models.Model):
+    """One imported settlement file: what it held, what matched, the fees it posted.
+
+    `fees` maps currency -> the fees posted in minor units (DR provider_fees / CR cash, one ledger
+    transaction, `fee_transaction`, under the system reference `settlement:<file_sha256>`).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.CharField(max_length=150, help_text="Who imported it: an operator, or the command's user.")
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64, unique=True)
+    lines = models.PositiveIntegerField()
+    matched = models.PositiveIntegerField()
+    fees = models.JSONField(default=dict, blank=True)
+    covered_from = models.DateField(null=True, blank=True, help_text="The first UTC day of the file's settled_at.")
+    covered_to = models.DateField(null=True, blank=True, help_text="The last UTC day of the file's settled_at.")
+    fee_transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="settlement_run"
+    )
+
+    class Meta:
+        permissions = [
+            ("import_settlement", "Can import settlement files"),
+            ("resolve_settlement_break", "Can resolve settlement breaks"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(matched__lte=F("lines")), name="payments_settlement_matched_within"),
+        ]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="payments_settlement_recent")]
+
+    def __str__(self) -> str:
+        return f"Settlement {self.file_name} ({self.lines} lines, {self.matched} matched)"
+
+
+class SettlementLine(models.Model):
+    """One line of a settlement file, as the provider wrote it, and what it matched."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(SettlementRun, on_delete=models.PROTECT, related_name="file_lines")
+    line_number = models.PositiveIntegerField(help_text="Its line in the file (the header is line 1).")
+    provider_reference = models.CharField(max_length=100)
+    type = models.CharField(max_length=6, choices=SettlementLineType.choices)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=12)
+    fee = models.BigIntegerField()
+    settled_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=SettlementLineStatus.choices)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="settlement_lines")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="settlement_lines")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0) & Q(fee__gte=0), name="payments_settleline_amounts"),
+            models.CheckConstraint(condition=Q(type__in=SettlementLineType.values), name="payments_settleline_type"),
+            models.CheckConstraint(condition=Q(status__in=SettlementLineStatus.values),
+                                   name="payments_settleline_status"),
+            models.UniqueConstraint(fields=["run", "line_number"], name="payments_settleline_number_unique"),
+            # Settled once: a second file's line for the same payment or refund is a duplicate.
+            models.UniqueConstraint(fields=["payment"], condition=Q(status="matched"),
+                                    name="payments_settleline_payment_once"),
+            models.UniqueConstraint(fields=["refund"], condition=Q(status="matched"),
+                                    name="payments_settleline_refund_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.provider_reference} ({self.status})"
+
+
+class SettlementBreak(models.Model):
+    """Something a settlement run could not reconcile, until an operator resolves it with a note.
+
+    `amount` and `currency` are the provider's (ours for missing_at_provider); `ledger_amount` and
+    `ledger_currency` are ours when we have a payment or refund to compare with.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(SettlementRun, on_delete=models.PROTECT, related_name="breaks")
+    kind = models.CharField(max_length=20, choices=SettlementBreakKind.choices)
+    line = models.OneToOneField(SettlementLine, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="settlement_break")
+    provider_reference = models.CharField(max_length=100, blank=True, default="")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=12)
+    ledger_amount = models.BigIntegerField(null=True, blank=True)
+    ledger_currency = models.CharField(max_length=12, blank=True, default="")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="settlement_breaks")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="settlement_breaks")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    note = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SettlementBreakKind.values), name="payments_settlebreak_kind"),
+            # Resolved means: when, by whom, and why.
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True, resolved_by__isnull=True, note="")
+                | (Q(resolved_at__isnull=False, resolved_by__isnull=False) & ~Q(note="")),
+                name="payments_settlebreak_resolved_with_note",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "kind"], name="payments_settlebreak_run_kind"),
+            models.Index(fields=["kind"], condition=Q(resolved_at__isnull=True), name="payments_settlebreak_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.provider_reference or self.pk}"
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from audit.models import AuditEntry
@@ -19,7 +19,7 @@ from ledger.models import Direction, Posting
 from mintguard_site.api.pagination import keyset_after
 from mintguard_site.api.selectors import owner_names
 
-from .exceptions import OrderNotFound
+from .exceptions import OrderNotFound, SettlementRunNotFound
 from .models import (
     HELD_PAYMENT_STATUSES,
     Order,
@@ -29,6 +29,9 @@ from .models import (
     PaymentKind,
     PaymentStatus,
     Refund,
+    SettlementBreak,
+    SettlementBreakKind,
+    SettlementRun,
     WebhookEvent,
 )
 from .policies import authorization_expires_at
@@ -370,3 +373,59 @@ def pending_totals() -> list[CurrencyAmount]:
         .annotate(n=Count("id"), total=Sum("amount"), oldest=Min("created_at"))
         .order_by("order__currency")
     ]
+
+
+# --- settlements (the platform's books: every run is visible to operators and `books` keys) ---
+
+
+def _with_breaks(runs):
+    return runs.prefetch_related(Prefetch("breaks", queryset=SettlementBreak.objects.order_by("created_at", "id")))
+
+
+def settlement_runs_page(*, limit: int, after: list | tuple | None = None) -> list[SettlementRun]:
+    """Return settlement runs newest first, after the (created_at, id) position given, with their breaks."""
+    runs = SettlementRun.objects.order_by("-created_at", "-id").filter(keyset_after(after))
+    return list(_with_breaks(runs)[:limit])
+
+
+def settlement_run_get(*, run_id, with_breaks: bool = True) -> SettlementRun:
+    """Return a settlement run (with its breaks), or raise SettlementRunNotFound (also for a malformed id)."""
+    runs = _with_breaks(SettlementRun.objects.all()) if with_breaks else SettlementRun.objects.all()
+    try:
+        return runs.get(pk=run_id)
+    except (SettlementRun.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise SettlementRunNotFound(f"Settlement run {str(run_id)[:64]} does not exist.") from None
+
+
+def settlement_runs_list():
+    """The dashboard's runs, newest first, each with its number of breaks and of unresolved ones."""
+    return SettlementRun.objects.order_by("-created_at", "-id").annotate(
+        break_count=Count("breaks"), unresolved_count=Count("breaks", filter=Q(breaks__resolved_at__isnull=True)),
+    )
+
+
+@dataclass(frozen=True)
+class BreakGroup:
+    kind: str
+    label: str
+    breaks: list
+    unresolved: int
+
+
+def settlement_break_groups(*, run: SettlementRun) -> list[BreakGroup]:
+    """Return the run's breaks grouped by kind, in the kinds' order, unresolved first within each."""
+    breaks = list(run.breaks.select_related("resolved_by", "payment", "refund", "line")
+                  .order_by("resolved_at", "created_at", "id"))
+    groups = []
+    for kind, label in SettlementBreakKind.choices:
+        of_kind = [b for b in breaks if b.kind == kind]
+        if of_kind:
+            groups.append(BreakGroup(kind, label, of_kind, sum(1 for b in of_kind if b.resolved_at is None)))
+    return groups
+
+
+def settlement_breaks_unresolved() -> dict[str, int]:
+    """Return the number of unresolved settlement breaks of every kind (0 for a kind with none)."""
+    counts = dict(SettlementBreak.objects.filter(resolved_at__isnull=True).values_list("kind")
+                  .annotate(n=Count("id")).order_by())
+    return {kind: counts.get(kind, 0) for kind in SettlementBreakKind.values}

@@ -104,6 +104,8 @@ def problem_media_type(result, generator, request, public):
                 continue
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
+                # Errors are problem+json whatever the route renders otherwise (the CSV of the trial
+                # balance too): the one exception handler writes them all.
                 if str(status).startswith(("4", "5")) and "application/json" in content:
-                    response["content"] = {PROBLEM_CONTENT_TYPE: content.pop("application/json"), **content}
+                    response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
     return result

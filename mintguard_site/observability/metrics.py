@@ -183,9 +183,35 @@ class ReconciliationCollector:
         yield duration
 
 
+class SettlementCollector:
+    """Expose the unresolved settlement breaks, by kind, read from the database at scrape time.
+
+    Settlement files are imported by a command or on the dashboard and breaks are resolved there, so
+    only the stored breaks are the same figure in every worker. /readyz does not look at them: a
+    break is work for an operator, not a reason to take the service out of rotation.
+    """
+
+    def collect(self):
+        from django.db import DatabaseError
+
+        from payments.selectors import settlement_breaks_unresolved
+
+        try:
+            counts = settlement_breaks_unresolved()
+        except DatabaseError:
+            return  # /readyz reports the database; the scrape still serves the other metrics
+        unresolved = GaugeMetricFamily(
+            "mintguard_settlement_breaks_unresolved",
+            "Settlement breaks no operator has resolved yet, by kind.", labels=["kind"],
+        )
+        for kind, count in counts.items():
+            unresolved.add_metric([kind], count)
+        yield unresolved
+
+
 def exposition() -> bytes:
     """Return the Prometheus text exposition of every worker's metrics plus the gauges read from the
-    database (reconciliation, task queue and schedule, webhook deliveries)."""
+    database (reconciliation, task queue and schedule, webhook deliveries, settlement breaks)."""
     from prometheus_client import REGISTRY
 
     if multiprocess_dir():
@@ -195,6 +221,6 @@ def exposition() -> bytes:
     else:
         process_metrics = generate_latest(REGISTRY)
     from_database = CollectorRegistry()
-    for collector in (ReconciliationCollector(), TaskQueueCollector(), DeliveryCollector()):
+    for collector in (ReconciliationCollector(), TaskQueueCollector(), DeliveryCollector(), SettlementCollector()):
         from_database.register(collector)
     return process_metrics + generate_latest(from_database)

@@ -7,10 +7,14 @@ refunds twice, which is what lets a crashed pay resume safely.
 Two-phase payments: `authorize` holds the buyer's funds, then the hold is closed once, by a
 `capture` of part or all of it (the rest is released) or by a `void`. A provider without them
 keeps the defaults, which refuse.
+
+Settlement: `settlement_report` lists what the provider settled on a UTC day, charge by charge
+and refund by refund with its fee (what `manage.py import_settlement` reconciles).
 """
 
 import abc
 from dataclasses import dataclass
+from datetime import date, datetime
 
 
 class ChargeStatus:
@@ -57,6 +61,23 @@ class RefundResult:
     failure_reason: str = ""
 
 
+class SettledType:
+    CHARGE = "charge"  # money taken: a charge, or the capture of an authorization
+    REFUND = "refund"
+
+
+@dataclass(frozen=True)
+class SettledItem:
+    """One line of a provider's settlement report: what it settled, for how much, at what fee."""
+
+    provider_reference: str
+    type: str  # SettledType
+    amount: int
+    currency: str
+    fee: int
+    settled_at: datetime
+
+
 class PaymentProvider(abc.ABC):
     # Whether the request header X-Provider-Simulate may steer this provider (the simulator only).
     accepts_simulation = False
@@ -94,3 +115,7 @@ class PaymentProvider(abc.ABC):
     def void(self, *, idempotency_key: str, authorization_reference: str, simulate: str | None = None) -> CaptureResult:
         """Release an open authorization; asked again, or after a capture, the answer says how it closed."""
         raise NotImplementedError(f"{type(self).__name__} does not support authorize and capture.")
+
+    def settlement_report(self, *, day: date) -> list[SettledItem]:
+        """Return what the provider settled on the UTC day `day`, oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} does not produce settlement reports.")

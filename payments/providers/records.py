@@ -3,6 +3,8 @@
 They live with the simulator and are re-exported by `payments.models` (where Django finds them).
 Every record is unique per provider idempotency key, so asking twice returns the first answer; an
 authorization is closed once, captured (part or all) or voided, whichever call comes first.
+What the provider took (a succeeded charge, a capture) carries its fee (`simulator.provider_fee`),
+which its settlement reports list; a refund costs nothing.
 """
 
 from django.db import models
@@ -24,13 +26,16 @@ class SimulatedCharge(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reference = models.CharField(max_length=100, unique=True)
     failure_reason = models.CharField(max_length=100, blank=True, default="")
+    fee = models.BigIntegerField(default=0, help_text="The provider's fee on a succeeded charge, in minor units.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         app_label = "payments"
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simcharge_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="payments_simcharge_fee_not_negative"),
         ]
+        indexes = [models.Index(fields=["created_at"], name="payments_simcharge_created")]
 
     def __str__(self) -> str:
         return f"{self.reference} ({self.outcome})"
@@ -49,6 +54,7 @@ class SimulatedRefund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_simrefund_amount_positive"),
         ]
+        indexes = [models.Index(fields=["created_at"], name="payments_simrefund_created")]
 
     def __str__(self) -> str:
         return self.reference
@@ -81,6 +87,7 @@ class SimulatedAuthorization(models.Model):
     closure = models.CharField(max_length=10, choices=Closure.choices, blank=True, default="")
     captured_amount = models.BigIntegerField(null=True, blank=True)
     closed_by_key = models.CharField(max_length=255, blank=True, default="", help_text="The capture's or void's key.")
+    fee = models.BigIntegerField(default=0, help_text="The provider's fee on the capture, in minor units.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -96,7 +103,9 @@ class SimulatedAuthorization(models.Model):
                     captured_amount__gt=0, captured_amount__lte=F("amount")),
                 name="payments_simauth_closed_within_amount",
             ),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="payments_simauth_fee_not_negative"),
         ]
+        indexes = [models.Index(fields=["closed_at"], name="payments_simauth_closed")]
 
     def __str__(self) -> str:
         return f"{self.reference} ({self.closure or self.outcome})"

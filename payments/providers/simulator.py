@@ -26,10 +26,16 @@ outcome in every process and every run, and different attempts spread over the c
 (MINTGUARD_SIMULATOR_OUTAGE_RATE, ..._TIMEOUT_RATE, ..._DECLINE_RATE; success takes the rest).
 MINTGUARD_SIMULATOR_OUTAGE=true takes the whole provider down: charges, lookups and refunds all
 answer unavailable (a header still forces a charge's outcome: the most specific instruction wins).
+
+Fees and settlement: what the simulator takes (a succeeded charge, a capture) is recorded with its
+fee, `provider_fee` (MINTGUARD_SIMULATOR_FEE_BPS and _FEE_FIXED); a refund costs nothing. It settles
+at once, so its report of a UTC day (`settlement_report`) lists every charge and capture made and
+every refund sent that day, at the moment it happened.
 """
 
 import hashlib
 import time
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Sum
@@ -44,6 +50,8 @@ from .base import (
     PaymentProvider,
     RefundOutcome,
     RefundResult,
+    SettledItem,
+    SettledType,
 )
 from .records import SimulatedAuthorization, SimulatedCharge, SimulatedRefund
 
@@ -52,7 +60,8 @@ SIMULATIONS = frozenset({SUCCESS, DECLINE, TIMEOUT, OUTAGE})
 DECLINE_REASON = "card_declined"
 REFUND_COLUMNS = ("idempotency_key", "charge_reference", "amount", "reference", "created_at")
 # The columns a new charge or authorization is inserted with (an authorization open: no closure yet).
-CHARGE_COLUMNS = ("idempotency_key", "amount", "currency", "outcome", "reference", "failure_reason", "created_at")
+CHARGE_COLUMNS = ("idempotency_key", "amount", "currency", "outcome", "reference", "failure_reason", "fee",
+                  "created_at")
 AUTHORIZATION_COLUMNS = (*CHARGE_COLUMNS, "closure", "closed_by_key")
 Hold = SimulatedAuthorization
 
@@ -60,6 +69,12 @@ Hold = SimulatedAuthorization
 def _reference(prefix: str, idempotency_key: str) -> str:
     # Derived from the key, so the simulator's answers are reproducible run after run.
     return f"{prefix}_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
+
+
+def provider_fee(amount: int) -> int:
+    """Return the simulator's fee on taking `amount`: floor(amount * bps / 10000) + fixed, at most the amount."""
+    fee = amount * settings.MINTGUARD_SIMULATOR_FEE_BPS // 10_000 + settings.MINTGUARD_SIMULATOR_FEE_FIXED
+    return min(fee, amount)
 
 
 def outcome_draw(*, seed: str, idempotency_key: str) -> float:
@@ -138,6 +153,8 @@ class SimulatedProvider(PaymentProvider):
             outcome=model.Outcome.DECLINED if declined else succeeded,
             reference=_reference(prefix, idempotency_key),
             failure_reason=DECLINE_REASON if declined else "",
+            # A charge takes the money now; an authorization's fee comes with its capture.
+            fee=provider_fee(amount) if model is SimulatedCharge and not declined else 0,
             created_at=timezone.now(),
         )
         # One statement for a fresh key; only a key seen before is read back, and its first answer wins.
@@ -186,7 +203,8 @@ class SimulatedProvider(PaymentProvider):
         # The compare-and-set: only an open hold of at least `amount` closes, so only one call closes it.
         Hold.objects.filter(
             reference=reference, outcome=Hold.Outcome.AUTHORIZED, closure=Hold.Closure.OPEN, amount__gte=amount or 0,
-        ).update(closure=closure, captured_amount=amount, closed_by_key=idempotency_key, closed_at=timezone.now())
+        ).update(closure=closure, captured_amount=amount, closed_by_key=idempotency_key, closed_at=timezone.now(),
+                 fee=provider_fee(amount) if closure == Hold.Closure.CAPTURED else 0)
         hold = Hold.objects.filter(reference=reference).first()
         if hold is None or hold.outcome != Hold.Outcome.AUTHORIZED:
             return CaptureResult(CaptureStatus.REFUSED, failure_reason="authorization_not_found")
@@ -225,3 +243,30 @@ class SimulatedProvider(PaymentProvider):
         # A twin with the same key that got there first recorded the same reference: derived from the key.
         rows.insert_unless_conflict(refund, REFUND_COLUMNS, unique="idempotency_key")
         return RefundResult(RefundOutcome.SUCCEEDED, refund.reference)
+
+    def settlement_report(self, *, day: date) -> list[SettledItem]:
+        """Return every charge and capture taken and every refund sent on the UTC day `day`, oldest first."""
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        within = {"gte": start, "lt": start + timedelta(days=1)}
+
+        def on_day(field: str) -> dict:
+            return {f"{field}__{op}": moment for op, moment in within.items()}
+
+        items = [
+            SettledItem(c.reference, SettledType.CHARGE, c.amount, c.currency, c.fee, c.created_at)
+            for c in SimulatedCharge.objects.filter(outcome=SimulatedCharge.Outcome.SUCCEEDED, **on_day("created_at"))
+        ]
+        items += [
+            SettledItem(h.reference, SettledType.CHARGE, h.captured_amount, h.currency, h.fee, h.closed_at)
+            for h in Hold.objects.filter(closure=Hold.Closure.CAPTURED, **on_day("closed_at"))
+        ]
+        refunds = list(SimulatedRefund.objects.filter(**on_day("created_at")))
+        # A refund is in the currency of what it refunds: a charge, or a captured authorization.
+        taken = {refund.charge_reference for refund in refunds}
+        currency_of = dict(SimulatedCharge.objects.filter(reference__in=taken).values_list("reference", "currency"))
+        currency_of |= dict(Hold.objects.filter(reference__in=taken).values_list("reference", "currency"))
+        items += [
+            SettledItem(r.reference, SettledType.REFUND, r.amount, currency_of[r.charge_reference], 0, r.created_at)
+            for r in refunds
+        ]
+        return sorted(items, key=lambda item: (item.settled_at, item.provider_reference))

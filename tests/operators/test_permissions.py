@@ -159,8 +159,10 @@ def test_the_roles_migration_grants_reading_to_viewers_and_actions_by_role(db):
             "events.view_delivery", "audit.view_auditentry"} <= viewer
     assert all(p.split(".")[1].startswith("view_") for p in viewer)
     assert operator - viewer == {"payments.refund_order", "payments.resolve_pending", "ledger.run_reconciliation",
-                                 "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state"}
-    assert admin - operator == {"api.view_apiclient", "api.add_apiclient", "api.change_apiclient"}
+                                 "ledger.void_hold", "events.resend_delivery", "events.change_endpoint_state",
+                                 "payments.import_settlement", "payments.resolve_settlement_break"}
+    assert admin - operator == {"api.view_apiclient", "api.add_apiclient", "api.change_apiclient",
+                                "ledger.reverse_transaction"}
     # Nobody can be granted a change to the audit log: the permissions do not exist.
     assert not Permission.objects.filter(
         content_type__app_label="audit", codename__in=["add_auditentry", "change_auditentry", "delete_auditentry"]

@@ -262,6 +262,18 @@ def test_payments_simauth_closed_within_amount(closed):
         SimulatedAuthorization.objects.filter(pk=declined.pk).update(closure="voided")
 
 
+def test_payments_simcharge_fee_not_negative():
+    with refused_by(SimulatedCharge, "payments_simcharge_fee_not_negative"):
+        SimulatedCharge.objects.create(idempotency_key="payment:1", amount=1_000, currency="USD", fee=-1,
+                                       outcome=SimulatedCharge.Outcome.SUCCEEDED, reference="sim_ch_1")
+
+
+def test_payments_simauth_fee_not_negative():
+    with refused_by(SimulatedAuthorization, "payments_simauth_fee_not_negative"):
+        SimulatedAuthorization.objects.create(idempotency_key="payment:1", amount=1_000, currency="USD", fee=-1,
+                                              outcome="authorized", reference="sim_au_1")
+
+
 def test_payments_simrefund_amount_positive():
     with refused_by(SimulatedRefund, "payments_simrefund_amount_positive"):
         SimulatedRefund.objects.create(idempotency_key="refund:1", charge_reference="sim_ch_1", amount=0,

@@ -1,4 +1,5 @@
-"""The hot path stays lean: the exact statements a transfer, a replay, a top-up, a pay and a hold send.
+"""The hot path stays lean: the exact statements a transfer, a replay, a top-up, a pay, a hold and a
+reversal send.
 
 Transactional tests, so no test-wide transaction turns the real BEGIN/COMMIT boundaries
 into savepoints: the counts are what production sends (BEGIN, COMMIT and ROLLBACK aside). On
@@ -202,3 +203,14 @@ def test_a_void_without_a_key_is_six_statements(api, two_accounts):
     # The hold, then its accounts' balance rows before the clock is read (migration 0013's order).
     assert sent == ["SELECT ledger_hold", "SELECT ledger_balancebucket", "UPDATE ledger_hold",
                     "UPDATE ledger_balancebucket", *EVENT]
+
+
+def test_a_reversal_is_one_read_then_a_transfer_and_its_link(api, two_accounts):
+    moved = transfer(api, *two_accounts, "t-1").json()["id"]
+    response, sent = statements(lambda: api.post(f"/api/v1/transactions/{moved}/reverse", {}, format="json",
+                                                 HTTP_IDEMPOTENCY_KEY="r-1"))
+    assert response.status_code == 201
+    # A transfer's statements and two more: one read of what it reverses (its postings with their
+    # transaction and accounts, and whether it was reversed) and the INSERT that links the two.
+    assert sent == [RESERVE, "SELECT ledger_posting", *POSTING, "INSERT ledger_reversal", *EVENT,
+                    "UPDATE api_idempotencykey"]

@@ -55,6 +55,8 @@ ROUTES = {
                          "account_not_found"),
     "account-statement": ("get", "/api/v1/accounts/{funded}/statement", None, dict, "account_not_found"),
     "transfer-detail": ("get", "/api/v1/transfers/{transfer}", None, dict, "transfer_not_found"),
+    "transaction-reverse": ("post", "/api/v1/transactions/{transfer}/reverse", {}, money_key,
+                            "transaction_not_found"),
     "hold-detail": ("get", "/api/v1/holds/{hold}", None, dict, "hold_not_found"),
     "hold-capture": ("post", "/api/v1/holds/{hold}/capture", {}, money_key, "hold_not_found"),
     "hold-void": ("post", "/api/v1/holds/{hold}/void", {}, money_key, "hold_not_found"),
@@ -79,6 +81,10 @@ ROUTES = {
     "webhook-delivery-resend": ("post", "/api/v1/webhook-endpoints/{endpoint}/deliveries/{event}/resend", {}, dict,
                                 "webhook_endpoint_not_found"),
 }
+
+# Routes over the platform's own books (scope `books`), not a client's rows: every key holding `books`
+# gets the same answer and a key without it 403 (docs/api.md, Settlement reconciliation).
+PLATFORM_ROUTES = {"settlement-detail": "/api/v1/settlements/{run}"}
 
 
 def resources_of(api) -> dict:
@@ -138,7 +144,8 @@ def test_another_client_gets_404_on_every_route_that_takes_an_id_and_moves_nothi
     # given client A's accounts, transfer, wallet and orders, and client B with its own key
     alice, intruder = make_api_client("alice"), make_api_client("intruder")
     ids = resources_of(alice)
-    assert set(ROUTES) == routes_taking_an_id(), "every API route with a path parameter belongs in ROUTES"
+    assert set(ROUTES) | set(PLATFORM_ROUTES) == routes_taking_an_id(), (
+        "every API route with a path parameter belongs in ROUTES (or, for the platform's books, PLATFORM_ROUTES)")
     before = books()
 
     # when B addresses each of A's resources by id
@@ -154,3 +161,19 @@ def test_another_client_gets_404_on_every_route_that_takes_an_id_and_moves_nothi
     # and A still sees its own resources
     assert alice.get(f"/api/v1/accounts/{ids['funded']}").json()["balance"] == 7_500
     assert alice.get(f"/api/v1/transfers/{ids['transfer']}").status_code == 200
+
+
+def test_a_platform_books_route_answers_every_client_alike(make_api_client):
+    # given a settlement run, which belongs to the platform, not to a client
+    from payments.services.settlements import settlement_import
+
+    run = settlement_import(content=b"provider_reference,type,amount,currency,fee,settled_at\n",
+                            file_name="empty.csv", created_by="test").run
+    alice, intruder = make_api_client("alice"), make_api_client("intruder")
+
+    # when two clients with every scope ask for it by id
+    answers = [client.get(PLATFORM_ROUTES["settlement-detail"].format(run=run.pk)) for client in (alice, intruder)]
+
+    # then both get the same run
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json() and answers[0].json()["id"] == str(run.pk)
