@@ -13,7 +13,8 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from . import rows
+from mintguard_site.db import rows
+
 from .exceptions import OrderNotFound
 from .models import Order
 

@@ -41,7 +41,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from .. import rows
+from mintguard_site.db import rows
+
 from .base import (
     CaptureResult,
     CaptureStatus,

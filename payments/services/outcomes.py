@@ -12,8 +12,8 @@ from django.utils import timezone
 from events.services import events_record
 from ledger.models import Direction, ReferenceNamespace, Transaction
 from ledger.services import Leg, system_account_id, transaction_post
+from mintguard_site.db import rows
 
-from .. import rows
 from ..models import Order, OrderStatus, Payment, PaymentKind, PaymentStatus
 from ..policies import platform_fee
 from ..transitions import order_transition

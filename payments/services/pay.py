@@ -28,8 +28,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mintguard_site import observability
+from mintguard_site.db import rows
 
-from .. import locks, rows
+from .. import locks
 from ..exceptions import CheckoutKeyConflict, InvalidOrderTransition, OrderNotPayable, PaymentKeyConflict
 from ..models import BuyerTrust, Order, Payment, PaymentKind, PaymentStatus
 from ..policies import PROVIDER_UNAVAILABLE, provider_unavailable_outcome

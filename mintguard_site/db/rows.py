@@ -1,7 +1,8 @@
-"""The pay path's statements in raw SQL: one round trip each, the same on SQLite and PostgreSQL.
+"""Hot-path statements in raw SQL: one round trip each, the same on SQLite and PostgreSQL.
 
-The ORM compiles every query afresh, and on the pay path that compiling cost more than the
-database did. Here each statement is built once per model and field list. Values go in through
+The ORM compiles every query afresh, and on the pay path (payments) and the outbox write (events)
+that compiling cost more than the database did. Here each statement is built once per model and
+field list. Values go in through
 each field's own conversion (`get_db_prep_save`) and rows come back through the backend's
 converters, so what is written and read is exactly what the ORM would write and read.
 """
@@ -88,6 +89,30 @@ def _insert_sql(model: type[Model], names: tuple[str, ...], unique: str | None) 
     target = f"({_quote(model._meta.get_field(unique).column)}) " if unique else ""
     return (f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608  # nosec B608
             f"ON CONFLICT {target}DO NOTHING")
+
+
+@cache
+def _insert_head(model: type[Model]) -> str:
+    columns = ", ".join(_quote(field.column) for field in model._meta.concrete_fields)
+    return f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608  # nosec B608
+
+
+@cache
+def _row_placeholders(model: type[Model]) -> str:
+    return f"({', '.join(['%s'] * len(model._meta.concrete_fields))})"
+
+
+def insert_statement(instances: list[Model]) -> tuple[str, list]:
+    """The INSERT of `instances`, all of one model (every column, a row each), and its parameters, unsent.
+
+    Values are what a save would write (`pre_save` first: `auto_now_add` and the like), for a caller
+    that sends the statement in one of its own (events/outbox.py: in front of another statement).
+    """
+    model = type(instances[0])
+    fields = model._meta.concrete_fields
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection)
+              for instance in instances for field in fields]
+    return _insert_head(model) + ", ".join([_row_placeholders(model)] * len(instances)), params
 
 
 def insert_unless_conflict(instance: Model, names: tuple[str, ...], *, unique: str | None = None) -> bool:
