@@ -2,9 +2,10 @@
 
 Invariants:
 1. An event is written in the same database transaction as the change it records, together with
-   the task that dispatches it (`events.services.event_record`: two INSERTs, one statement on
-   PostgreSQL, no read), so no event is lost by a crash after the change commits, nor invented by
-   one that rolled back. Its `type` is one of `events.types.EVENT_TYPES` (a CHECK constraint).
+   the task that dispatches it (`events.services.event_record`: two INSERTs, no read; on
+   PostgreSQL they ride in front of a later statement of the transaction, `events/outbox.py`),
+   so no event is lost by a crash after the change commits, nor invented by one that rolled
+   back. Its `type` is one of `events.types.EVENT_TYPES` (a CHECK constraint).
 2. An event is delivered at most once per endpoint as a row: one `Delivery` per (endpoint, event)
    (a unique constraint), so a dispatch that runs twice creates nothing twice. Delivery over HTTP
    is at least once: a receiver dedupes on `webhook-id`, the event's id.

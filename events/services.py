@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -24,6 +22,7 @@ from .destinations import url_check
 from .exceptions import UnknownEventType, WebhookEndpointDisabled
 from .locks import delivery_for_update, endpoint_for_update, endpoints_for_update
 from .models import Delivery, Event, WebhookEndpoint
+from .outbox import outbox_write
 from .tasks import delivery_attempt, event_dispatch
 from .types import SUBSCRIBE_ALL, is_event_type, unknown_subscriptions
 
@@ -69,34 +68,11 @@ def events_record(records: Iterable[NewEvent]) -> list[Event]:
     with transaction.atomic(savepoint=False):
         connection = transaction.get_connection()
         if connection.vendor == "postgresql":
-            # One round trip on the money path: the events ride in the task's own INSERT (the one
-            # django-tasks-db's enqueue sends) as a data-modifying CTE, which PostgreSQL runs to
-            # completion whether or not the outer statement reads it.
-            prefix = _EventsPrefix(events, connection)
-            with connection.execute_wrapper(prefix):
-                event_dispatch.enqueue(*(str(event.id) for event in events))
-            if not prefix.sent:  # a tasks backend that writes no row here: the events go alone
-                Event.objects.bulk_create(events)
+            outbox_write(events, connection)  # no round trip of its own in an idempotent request
         else:
             Event.objects.bulk_create(events)
             event_dispatch.enqueue(*(str(event.id) for event in events))
     return events
-
-
-class _EventsPrefix:
-    """An execute wrapper that puts the INSERT of `events` in front of the next INSERT of a task."""
-
-    def __init__(self, events: list[Event], connection):
-        query = InsertQuery(Event)
-        query.insert_values(Event._meta.concrete_fields, events)
-        [(self.sql, self.params)] = query.get_compiler(connection=connection).as_sql()
-        self.sent = False
-
-    def __call__(self, execute, sql, params, many, context):
-        if not self.sent and not many and sql.startswith(f'INSERT INTO "{DBTaskResult._meta.db_table}"'):
-            self.sent = True
-            sql, params = f"WITH recorded_events AS ({self.sql}) {sql}", (*self.params, *params)
-        return execute(sql, params, many, context)
 
 
 def event_record(*, type: str, owner: str, data: dict) -> Event | None:

@@ -38,6 +38,7 @@ from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 
 from mintguard_site import observability
+from mintguard_site.db import riders
 
 from .auth import request_owner
 from .errors import ApiError
@@ -208,7 +209,7 @@ def _store(row_id: int, response, *, token: uuid.UUID | None = None) -> bool:
     if token is not None:
         sql, params = f"{sql} AND lease_token = %s", [*params, _db_uuid(token)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*riders.carried(connection, sql, params))
         return cursor.rowcount == 1
 
 
@@ -320,7 +321,8 @@ def _run_atomic(method, call, *, owner: str, key: str):
     view, request, args, kwargs = call
     request_print = fingerprint(request)
     try:
-        with transaction.atomic():
+        # Writes that need no answer (the outbox's) ride in front of the statement that stores the answer.
+        with transaction.atomic(), riders.carrying(connection):
             reserved = _reserve_row(owner=owner, key=key, request=request, request_print=request_print, lease=None)
             if isinstance(reserved, HttpResponse):
                 return reserved  # a replay: nothing was written

@@ -9,7 +9,7 @@ from events.models import Delivery, Event
 from events.services import event_record
 from events.tasks import event_dispatch
 
-from ..db_helpers import ON_POSTGRES
+from ..db_helpers import ON_POSTGRES, db_uuid
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +58,71 @@ def test_dispatching_an_event_without_endpoints_marks_it_dispatched_and_creates_
 
     event.refresh_from_db()
     assert event.dispatched_at is not None and not Delivery.objects.exists()
+
+
+def test_the_dispatch_task_row_is_the_one_django_tasks_db_enqueue_writes():
+    # events.outbox builds the task row itself on PostgreSQL; an upgrade that changes the library's
+    # row must fail here, not in a worker that cannot run what it finds.
+    event = event_record(type="account.deposit", owner="client-a", data=DEPOSIT)
+    ours = DBTaskResult.objects.get()
+    theirs = DBTaskResult.objects.get(id=event_dispatch.enqueue(str(event.id)).id)
+
+    def row(task):
+        fields = DBTaskResult._meta.concrete_fields
+        return {field.attname: getattr(task, field.attname) for field in fields
+                if field.attname not in ("id", "enqueued_at")}
+
+    assert row(ours) == row(theirs) and ours.task_result.task == theirs.task_result.task
+    assert ours.enqueued_at <= theirs.enqueued_at
+
+
+@pytest.mark.django_db(transaction=True)
+class TestRidingTheStoredAnswer:
+    """In an idempotent request the event and its task ride in front of the statement that stores the
+    answer (`mintguard_site.db.riders`, PostgreSQL); whatever the request does, none is lost or invented."""
+
+    def record_in_scope(self, *, carrier: bool, fail: bool = False, savepoint_rolled_back: bool = False):
+        from mintguard_site.db import riders
+
+        with CaptureQueriesContext(connection) as captured, transaction.atomic(), riders.carrying(connection):
+            if savepoint_rolled_back:
+                with pytest.raises(RuntimeError), transaction.atomic():
+                    event_record(type="order.paid", owner="client-a", data={"id": "rolled-back"})
+                    raise RuntimeError("the savepoint's change failed")
+            event = event_record(type="order.paid", owner="client-a", data={"id": "kept"})
+            if carrier:
+                with connection.cursor() as cursor:
+                    cursor.execute(*riders.carried(connection, "UPDATE events_event SET owner = owner WHERE id = %s",
+                                                   [db_uuid(event.id)]))
+            if fail:
+                raise RuntimeError("the request failed after recording its event")
+        return event, [query["sql"] for query in captured.captured_queries
+                       if not query["sql"].startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+
+    def test_the_event_rides_the_carrier_and_commits_with_it(self):
+        event, sent = self.record_in_scope(carrier=True)
+
+        assert Event.objects.get().id == event.id
+        assert DBTaskResult.objects.get().args_kwargs["args"] == [str(event.id)]
+        if ON_POSTGRES:  # one statement: the carrier, the event and the task in front of it
+            assert len(sent) == 1 and sent[0].startswith("WITH ridden_0 AS (INSERT INTO \"events_event\"")
+            assert "ridden_1 AS (INSERT INTO \"django_tasks_database_dbtaskresult\"" in sent[0]
+
+    def test_without_a_carrier_the_event_is_written_before_the_scope_ends(self):
+        event, sent = self.record_in_scope(carrier=False)
+
+        assert Event.objects.get().id == event.id and DBTaskResult.objects.count() == 1
+        assert len(sent) == (1 if ON_POSTGRES else 2)
+
+    def test_a_request_that_fails_writes_neither_the_event_nor_its_task(self):
+        with pytest.raises(RuntimeError, match="after recording"):
+            self.record_in_scope(carrier=False, fail=True)
+
+        assert not Event.objects.exists() and not DBTaskResult.objects.exists()
+
+    def test_an_event_recorded_in_a_savepoint_rolled_back_goes_with_it(self):
+        event, _ = self.record_in_scope(carrier=True, savepoint_rolled_back=True)
+
+        # Inside a savepoint the write is sent at once, so the rollback to it takes the event away.
+        assert list(Event.objects.values_list("data", flat=True)) == [{"id": "kept"}]
+        assert [task.args_kwargs["args"] for task in DBTaskResult.objects.all()] == [[str(event.id)]]
