@@ -15,8 +15,10 @@
    `healthz` (GET /healthz, no database) is the framework's floor in the same run. `hold_capture`
    moves each transfer in two requests (a hold, then its capture) and counts transfers moved/s.
    `transfers` runs with events on and the client subscribed to every event by a webhook endpoint
-   (loopback, never called: no worker runs); `transfers_no_events` repeats it on a gunicorn
-   restarted with MINTGUARD_EVENTS=false, same port, data and connections.
+   (loopback, never called: no worker runs); `transfers_no_events`, its control, runs the same load
+   on a second gunicorn started with MINTGUARD_EVENTS=false, same data and connections, run for run
+   in alternation with `transfers` (warm-up, run 1, run 2...), so drift in how busy the machine is
+   falls on both alike.
 4. After the seeding and after every API scenario, `manage.py reconcile` checks the books.
 5. Last, bench/profile_request.py measures the in-process CPU of one API transfer on the same
    database (`cpu_per_transfer`).
@@ -111,9 +113,11 @@ def main(argv=None) -> int:
             for name, kind, title in BASELINES:
                 if only is None or name in only:
                     bench.measure_baseline(name, kind, title)
-            for scenario in SCENARIOS:
-                if only is None or scenario.name in only:
-                    bench.run_scenario(scenario)
+            chosen = [scenario for scenario in SCENARIOS if only is None or scenario.name in only]
+            controls = {scenario.control_of: scenario for scenario in chosen if scenario.control_of}
+            for scenario in chosen:
+                if scenario.control_of not in {measured.name for measured in chosen}:
+                    bench.run_scenario(scenario, controls.get(scenario.name))
             if only is None or CPU_PROFILE in only:
                 bench.measure_cpu_per_transfer()
             machine = bench.machine()

@@ -28,6 +28,9 @@ class Scenario:
     mode: str  # the Lua script's mode
     title: str
     server_env: dict | None = None  # settings this scenario's gunicorn runs with instead
+    # The scenario this one is the control of: measured run for run in alternation with it, on a
+    # second gunicorn, so a machine that gets busier or quieter meanwhile weighs on both alike.
+    control_of: str | None = None
 
 
 SCENARIOS = [
@@ -38,7 +41,7 @@ SCENARIOS = [
     # (MINTGUARD_EVENTS=false); `transfers` records its events, and a webhook endpoint subscribed to
     # every event (registered in setup) makes them ones a client would get.
     Scenario("transfers_no_events", "transfers", "Transfers between random customer accounts, events off (control)",
-             server_env={"MINTGUARD_EVENTS": "false"}),
+             server_env={"MINTGUARD_EVENTS": "false"}, control_of="transfers"),
     # Issue 18: a two-phase transfer (hold, then capture) next to the plain one it is judged against.
     Scenario("hold_capture", "hold_capture", "Hold + capture between random customer accounts (spread)"),
     Scenario("topup", "topup", "Wallet top-ups, random users (hot: treasury)"),
@@ -213,13 +216,17 @@ class Bench:
 
     # --- measuring -------------------------------------------------------------------------
 
-    def run_scenario(self, scenario: Scenario) -> None:
-        """Measure one API scenario, then check the books it left behind."""
-        self.measure_api(scenario)
-        if scenario.name in self.results:
-            if scenario.mode == "hold_capture":
-                self.void_open_holds()
-            self.reconcile(after=scenario.name)
+    def run_scenario(self, scenario: Scenario, control: Scenario | None = None) -> None:
+        """Measure one API scenario (alternating with its `control` when given), then check the books."""
+        if control is not None:
+            self.measure_pair(scenario, control)
+        else:
+            self.measure_api(scenario)
+        for measured in (scenario, control):
+            if measured is not None and measured.name in self.results:
+                if measured.mode == "hold_capture":
+                    self.void_open_holds()
+                self.reconcile(after=measured.name)
 
     def data_file(self, scenario: Scenario, extra: dict | None = None) -> Path:
         data = {"api_key": self.data["api_key"]}
@@ -241,7 +248,6 @@ class Bench:
         return load.write_data(self.workdir / f"data_{scenario.name}_{uuid.uuid4().hex[:6]}.lua", data)
 
     def measure_api(self, scenario: Scenario) -> None:
-        plan = self.plan
         if scenario.mode == "batch" and not self.batch_size:
             say(f"{scenario.name}: {self.notes.get('batch', 'not available')}")
             return
@@ -249,30 +255,55 @@ class Bench:
             with self.server_with(scenario.server_env):
                 self.measure_api(Scenario(scenario.name, scenario.mode, scenario.title))
             return
-        phases = (["warmup"] if plan.warmup else []) + [f"run{n}" for n in range(1, plan.runs + 1)]
+        phases = self.phases()
         orders: list[list[str]] = []
         if scenario.mode == "pay":
             orders = self.orders_for(phases)
         runs = []
         for index, phase in enumerate(phases):
-            seconds = plan.warmup if phase == "warmup" else plan.seconds
-            extra = {"orders": orders[index]} if orders else None
-            run_id = f"{scenario.name}-{phase}-{uuid.uuid4().hex[:8]}"
-            result = load.run(wrk=self.wrk, url=self.server.url, mode=scenario.mode,
-                              data_file=self.data_file(scenario, extra), run_id=run_id,
-                              connections=plan.connections, seconds=seconds,
-                              one_thread_per_connection=scenario.mode == "batch")
-            if scenario.mode == "batch":
-                result["transfers_per_s"] = result["rps"] * self.batch_size
-            elif scenario.mode == "hold_capture":
-                # Two requests per transfer: a capture that succeeded is one transfer moved.
-                result["transfers_per_s"] = result["captured"] / result["seconds"] if result["seconds"] else 0.0
+            result = self.load_run(scenario, self.server, phase, {"orders": orders[index]} if orders else None)
             if phase != "warmup":
                 runs.append(result)
-                say(f"{scenario.name} {phase}: {describe(result)}")
+        self.record(scenario, runs)
+
+    def measure_pair(self, scenario: Scenario, control: Scenario) -> None:
+        """Measure `scenario` and its control run for run in alternation, the control on a second gunicorn."""
+        port = free_port()
+        env = {**self.env, **(control.server_env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        runs: dict[str, list] = {scenario.name: [], control.name: []}
+        with Server(env=env, port=port, log_path=self.workdir / "gunicorn-control.log") as control_server:
+            for phase in self.phases():
+                for measured, server in ((scenario, self.server), (control, control_server)):
+                    result = self.load_run(measured, server, phase)
+                    if phase != "warmup":
+                        runs[measured.name].append(result)
+        self.record(scenario, runs[scenario.name])
+        self.record(control, runs[control.name])
+
+    def phases(self) -> list[str]:
+        return (["warmup"] if self.plan.warmup else []) + [f"run{n}" for n in range(1, self.plan.runs + 1)]
+
+    def load_run(self, scenario: Scenario, server: Server, phase: str, extra: dict | None = None) -> dict:
+        """One wrk run of `scenario` against `server` (a warm-up when `phase` is "warmup")."""
+        plan = self.plan
+        run_id = f"{scenario.name}-{phase}-{uuid.uuid4().hex[:8]}"
+        result = load.run(wrk=self.wrk, url=server.url, mode=scenario.mode,
+                          data_file=self.data_file(scenario, extra), run_id=run_id, connections=plan.connections,
+                          seconds=plan.warmup if phase == "warmup" else plan.seconds,
+                          one_thread_per_connection=scenario.mode == "batch")
+        if scenario.mode == "batch":
+            result["transfers_per_s"] = result["rps"] * self.batch_size
+        elif scenario.mode == "hold_capture":
+            # Two requests per transfer: a capture that succeeded is one transfer moved.
+            result["transfers_per_s"] = result["captured"] / result["seconds"] if result["seconds"] else 0.0
+        if phase != "warmup":
+            say(f"{scenario.name} {phase}: {describe(result)}")
+        return result
+
+    def record(self, scenario: Scenario, runs: list[dict]) -> None:
         title = scenario.title
         if scenario.name == "statement_deep":
-            title = f"Statement, page {plan.deep_page:,} deep (signed cursor)"
+            title = f"Statement, page {self.plan.deep_page:,} deep (signed cursor)"
         self.results[scenario.name] = {"title": title, "runs": runs, "median": medians(runs)}
         if scenario.mode == "batch":
             self.results[scenario.name]["batch_size"] = self.batch_size
@@ -406,4 +437,5 @@ def pg_connection(url: str):
 
     with psycopg.connect(url, autocommit=True) as connection:
         yield connection
+
 

@@ -161,9 +161,10 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         "- Events (issue 19): `transfers` runs with events on, as production does: each transfer records its "
         "`transfer.created` event and enqueues its dispatch in the transfer's transaction, and the bench client "
         "has a webhook endpoint subscribed to every event (a loopback URL; no task worker runs, so nothing is "
-        "delivered). `transfers_no_events` is the same load, data and connections on a gunicorn restarted with "
-        "`MINTGUARD_EVENTS=false` (same port, same settings otherwise), run right after it; target 10 divides "
-        "the first by the second.",
+        "delivered). `transfers_no_events` is the same load, data and connections on a second gunicorn started with "
+        "`MINTGUARD_EVENTS=false` (same settings otherwise), run for run in alternation with `transfers` (warm-up, "
+        "run 1, run 2...), so drift in how busy the machine is weighs on both alike; target 10 divides the first "
+        "by the second.",
         "- healthz: `GET /healthz` without credentials, through every middleware, touching no database: the "
         "framework's floor, which replays are judged against.",
         "- After the seeding and after every API scenario, `manage.py reconcile` checks the books the scenario "

@@ -95,6 +95,26 @@ def test_transfers_with_events_are_judged_against_the_same_transfers_with_events
     assert target["value"] == 0.845 and target["met"] is False
 
 
+def test_target_10_judges_the_median_of_the_paired_runs_not_the_ratio_of_two_medians():
+    # Runs alternate on, off, on, off...; something else took the cores during run 3 with events on.
+    on = {"title": "t", "runs": [{"rps": 100.0}, {"rps": 60.0}, {"rps": 80.0}], "median": {"rps": 80.0}}
+    off = {"title": "t", "runs": [{"rps": 110.0}, {"rps": 65.0}, {"rps": 200.0}], "median": {"rps": 110.0}}
+    results = full_run(transfers=on, transfers_no_events=off)
+    target = by_what(judge(results, {}, clean_checks(results)))[10, "transfers"]
+    # Pairs 0.91, 0.92, 0.40: the median pair is 0.91, met; the medians' ratio, 80 / 110, would be 0.73.
+    assert round(target["value"], 4) == round(100 / 110, 4) and target["met"] is True
+    assert target["figure"] == "0.91 (median of 3 paired runs: 0.91, 0.92, 0.40; ratio of the medians 0.73)"
+    on["runs"] = [{"rps": 90.0}, {"rps": 52.0}, {"rps": 80.0}]
+    target = by_what(judge(results, {}, clean_checks(results)))[10, "transfers"]
+    assert round(target["value"], 2) == 0.80 and target["met"] is False  # pairs 0.82, 0.80, 0.40
+
+
+def test_target_1_stays_a_ratio_of_medians_even_when_runs_are_listed():
+    on = {"title": "t", "runs": [{"rps": 300.0}, {"rps": 100.0}], "median": {"rps": 200.0}}
+    results = full_run(transfers=on)
+    assert by_what(judge(results, {}, clean_checks(results)))[1, "transfers"]["value"] == 0.2
+
+
 def test_a_run_without_the_events_off_control_leaves_target_10_not_applicable():
     results = full_run()
     del results["transfers_no_events"]
