@@ -48,7 +48,8 @@ def _converters(model: type[Model], db) -> tuple:
 
 
 def _db_values(instance: Model, fields: tuple[Field, ...]) -> list:
-    return [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection itself: every field reads it, no proxy
+    return [field.get_db_prep_save(getattr(instance, field.attname), db) for field in fields]
 
 
 def _execute(sql: str, params: list) -> int:
@@ -108,10 +109,9 @@ def insert_statement(instances: list[Model]) -> tuple[str, list]:
     Values are what a save would write (`pre_save` first: `auto_now_add` and the like), for a caller
     that sends the statement in one of its own (events/outbox.py: in front of another statement).
     """
-    model = type(instances[0])
+    model, db = type(instances[0]), connections[DEFAULT_DB_ALIAS]
     fields = model._meta.concrete_fields
-    params = [field.get_db_prep_save(field.pre_save(instance, True), connection)
-              for instance in instances for field in fields]
+    params = [field.get_db_prep_save(field.pre_save(instance, True), db) for instance in instances for field in fields]
     return _insert_head(model) + ", ".join([_row_placeholders(model)] * len(instances)), params
 
 
