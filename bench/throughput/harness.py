@@ -63,6 +63,8 @@ BASELINES = [
 # The bench client's webhook endpoint: loopback, nothing listening (the discard port), never called.
 WEBHOOK_URL = "http://127.0.0.1:9/bench-webhooks"
 BATCH_SIZES = (1000, 500, 250, 100)
+# A scenario and its control alternate in slices of about this many seconds (measure_pair).
+PAIR_SLICE_SECONDS = 2
 # Not a wrk scenario: bench/profile_request.py's in-process CPU per transfer, run after the others.
 CPU_PROFILE = "cpu_per_transfer"
 
@@ -267,36 +269,57 @@ class Bench:
         self.record(scenario, runs)
 
     def measure_pair(self, scenario: Scenario, control: Scenario) -> None:
-        """Measure `scenario` and its control run for run in alternation, the control on a second gunicorn."""
-        port = free_port()
-        env = {**self.env, **(control.server_env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        """Measure `scenario` and its control in alternation, each on a gunicorn of its own started afresh.
+
+        Each run is cut into slices of about 2 s (PAIR_SLICE_SECONDS) and the two turn about in the
+        order A B B A A B..., so both see the machine as it was within seconds, neither always goes
+        first, and neither is the gunicorn that served the setup; every slice is a run of its own.
+        An A/A check (both with the same settings) measured the setup's gunicorn ~10% slower than a
+        fresh one, and whichever went first in every pair favoured.
+        """
+        slices = max(1, round(self.plan.seconds / PAIR_SLICE_SECONDS))
         runs: dict[str, list] = {scenario.name: [], control.name: []}
-        with Server(env=env, port=port, log_path=self.workdir / "gunicorn-control.log") as control_server:
+        with contextlib.ExitStack() as stack:
+            servers = []
+            for measured in (scenario, control):
+                port = free_port()
+                env = {**self.env, **(measured.server_env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}"}
+                servers.append(stack.enter_context(
+                    Server(env=env, port=port, log_path=self.workdir / f"gunicorn-{measured.name}.log")))
+            pairs = list(zip((scenario, control), servers, strict=True))
+            turn = 0
             for phase in self.phases():
-                for measured, server in ((scenario, self.server), (control, control_server)):
-                    result = self.load_run(measured, server, phase)
-                    if phase != "warmup":
-                        runs[measured.name].append(result)
+                for number in range(1 if phase == "warmup" else slices):
+                    for measured, server in (pairs if turn % 2 == 0 else pairs[::-1]):
+                        seconds = self.plan.warmup if phase == "warmup" else self.plan.seconds / slices
+                        result = self.load_run(measured, server, f"{phase}.{number + 1}", seconds=seconds)
+                        if phase != "warmup":
+                            runs[measured.name].append(result)
+                    turn += 1
+        self.info["paired"] = (f"{scenario.name} and {control.name} each on a fresh gunicorn, {slices} slices of "
+                               f"{self.plan.seconds / slices:g} s per run, turn about (A B, B A, A B...)")
         self.record(scenario, runs[scenario.name])
         self.record(control, runs[control.name])
 
     def phases(self) -> list[str]:
         return (["warmup"] if self.plan.warmup else []) + [f"run{n}" for n in range(1, self.plan.runs + 1)]
 
-    def load_run(self, scenario: Scenario, server: Server, phase: str, extra: dict | None = None) -> dict:
-        """One wrk run of `scenario` against `server` (a warm-up when `phase` is "warmup")."""
+    def load_run(self, scenario: Scenario, server: Server, phase: str, extra: dict | None = None,
+                 seconds: float | None = None) -> dict:
+        """One wrk run of `scenario` against `server` (a warm-up when `phase` starts with "warmup")."""
         plan = self.plan
+        warmup = phase.startswith("warmup")
+        seconds = seconds or (plan.warmup if warmup else plan.seconds)
         run_id = f"{scenario.name}-{phase}-{uuid.uuid4().hex[:8]}"
         result = load.run(wrk=self.wrk, url=server.url, mode=scenario.mode,
                           data_file=self.data_file(scenario, extra), run_id=run_id, connections=plan.connections,
-                          seconds=plan.warmup if phase == "warmup" else plan.seconds,
-                          one_thread_per_connection=scenario.mode == "batch")
+                          seconds=seconds, one_thread_per_connection=scenario.mode == "batch")
         if scenario.mode == "batch":
             result["transfers_per_s"] = result["rps"] * self.batch_size
         elif scenario.mode == "hold_capture":
             # Two requests per transfer: a capture that succeeded is one transfer moved.
             result["transfers_per_s"] = result["captured"] / result["seconds"] if result["seconds"] else 0.0
-        if phase != "warmup":
+        if not warmup:
             say(f"{scenario.name} {phase}: {describe(result)}")
         return result
 

@@ -162,9 +162,10 @@ def markdown(table: list[dict], machine: dict, targets: list[dict], checks: dict
         "`transfer.created` event and enqueues its dispatch in the transfer's transaction, and the bench client "
         "has a webhook endpoint subscribed to every event (a loopback URL; no task worker runs, so nothing is "
         "delivered). `transfers_no_events` is the same load, data and connections on a second gunicorn started with "
-        "`MINTGUARD_EVENTS=false` (same settings otherwise), run for run in alternation with `transfers` (warm-up, "
-        "run 1, run 2...), so drift in how busy the machine is weighs on both alike; target 10 divides the first "
-        "by the second.",
+        "`MINTGUARD_EVENTS=false` (same settings otherwise), in alternation with `transfers`: "
+        f"{machine.get('paired', 'each run cut into slices of about 2 s, the two turn about')}, each slice counted "
+        "as a run of its own, so drift in how busy the machine is weighs on both alike. Target 10 is the median of "
+        "the slice-by-slice ratios (with the ratio of the two medians beside it).",
         "- healthz: `GET /healthz` without credentials, through every middleware, touching no database: the "
         "framework's floor, which replays are judged against.",
         "- After the seeding and after every API scenario, `manage.py reconcile` checks the books the scenario "

@@ -88,7 +88,9 @@ def test_hold_capture_captures_every_hold_it_creates_and_counts_transfers_moved(
 def test_transfers_run_with_events_and_a_webhook_endpoint_and_again_with_events_off(smoke_run):
     _, raw, output = smoke_run
     assert raw["machine"]["webhook_endpoint"] == 'http://127.0.0.1:9/bench-webhooks, events ["*"]'
-    assert "transfers_no_events run1:" in output
+    # The two run in alternation, each on a gunicorn of its own (a smoke run is one slice each).
+    assert "bench: transfers run1.1:" in output and "bench: transfers_no_events run1.1:" in output
+    assert "each on a fresh gunicorn" in raw["machine"]["paired"]
     target = next(t for t in raw["targets"] if t["number"] == 10)
     share = raw["results"]["transfers"]["median"]["rps"] / raw["results"]["transfers_no_events"]["median"]["rps"]
     assert target["issue"] == 19 and target["value"] == share
