@@ -15,10 +15,13 @@ django-tasks-db that changes its row fails there first.
 
 from functools import cache
 
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import pre_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django_tasks.utils import normalize_json
+from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from mintguard_site.db import riders, rows
@@ -30,15 +33,25 @@ from .tasks import event_dispatch
 EVENTS_PER_STATEMENT = 5000
 
 
+def outbox_applies(connection) -> bool:
+    """Whether this fast path serves: PostgreSQL, with django-tasks-db's backend enqueueing."""
+    return connection.vendor == "postgresql" and isinstance(event_dispatch.get_backend(), DatabaseBackend)
+
+
 def outbox_write(events: list[Event], connection) -> None:
     """Write `events` and one `event_dispatch` task of them all in the caller's transaction.
 
-    Past EVENTS_PER_STATEMENT events, the rest follow in INSERTs of their own, in the same transaction.
+    The events are then saved as `bulk_create` leaves them, though inside a carrying scope their rows
+    exist only once the carrier has run. Past EVENTS_PER_STATEMENT events, the rest go at once in
+    INSERTs of their own, in the same transaction (a ridden statement never grows past the limit).
     """
     riders.ride(connection, [rows.insert_statement(events[:EVENTS_PER_STATEMENT]),
                              _dispatch_task_insert([str(event.id) for event in events], connection)])
-    for start in range(EVENTS_PER_STATEMENT, len(events), EVENTS_PER_STATEMENT):
-        riders.ride(connection, [rows.insert_statement(events[start:start + EVENTS_PER_STATEMENT])])
+    with connection.cursor() as cursor:
+        for start in range(EVENTS_PER_STATEMENT, len(events), EVENTS_PER_STATEMENT):
+            cursor.execute(*rows.insert_statement(events[start:start + EVENTS_PER_STATEMENT]))
+    for event in events:
+        event._state.adding, event._state.db = False, connection.alias
 
 
 # What varies from one enqueue of event_dispatch to the next; every other column is the same.
@@ -48,7 +61,7 @@ _PER_ENQUEUE = ("id", "enqueued_at", "args_kwargs")
 @cache
 def _dispatch_task_row() -> tuple[str, tuple, dict]:
     """The INSERT of event_dispatch's task row as its backend builds it, its parameters, and where the
-    per-enqueue ones go (built once per process)."""
+    per-enqueue ones go (built once per process, again after a change of the TASKS setting)."""
     backend = event_dispatch.get_backend()
     backend.validate_task(event_dispatch)
     task = DBTaskResult(  # DatabaseBackend._task_to_db_task's arguments
@@ -75,3 +88,9 @@ def _dispatch_task_insert(event_ids: list[str], connection) -> tuple[str, list]:
     for name, (number, field) in per_enqueue.items():
         params[number] = field.get_db_prep_save(values[name], connection)
     return sql, params
+
+
+@receiver(setting_changed)
+def _tasks_setting_changed(*, setting: str, **kwargs) -> None:
+    if setting == "TASKS":
+        _dispatch_task_row.cache_clear()

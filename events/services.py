@@ -22,7 +22,7 @@ from .destinations import url_check
 from .exceptions import UnknownEventType, WebhookEndpointDisabled
 from .locks import delivery_for_update, endpoint_for_update, endpoints_for_update
 from .models import Delivery, Event, WebhookEndpoint
-from .outbox import outbox_write
+from .outbox import outbox_applies, outbox_write
 from .tasks import delivery_attempt, event_dispatch
 from .types import SUBSCRIBE_ALL, is_event_type, unknown_subscriptions
 
@@ -67,7 +67,7 @@ def events_record(records: Iterable[NewEvent]) -> list[Event]:
     # called alone it opens one, so no event commits without its dispatch.
     with transaction.atomic(savepoint=False):
         connection = transaction.get_connection()
-        if connection.vendor == "postgresql":
+        if outbox_applies(connection):
             outbox_write(events, connection)  # no round trip of its own in an idempotent request
         else:
             Event.objects.bulk_create(events)

@@ -12,9 +12,13 @@ row (`mintguard_site.api.idempotency`).
   wait; any the carrier did not take are sent on their own when the scope ends without an error,
   so none is lost; an error drops them with the transaction they belonged to.
 - `ride(connection, statements)`: a write (INSERT, UPDATE or DELETE statements without RETURNING),
-  sent at once, as one statement, outside a carrying scope or on SQLite, and also inside a
-  savepoint opened within the scope, since a savepoint rolled back must take its writes with it.
-- `carried(connection, sql, params)`: the carrier's statement with the waiting writes in front.
+  sent at once, as one statement, outside a carrying scope or on SQLite, and also once any
+  savepoint was taken since the scope opened (by `transaction.atomic` or `transaction.savepoint`;
+  a raw `SAVEPOINT` statement is not seen): a write made inside a savepoint rolled back later must
+  go with it, so only writes made at the scope's own level wait.
+- `carried(connection, sql, params)`: the carrier's statement with the waiting writes in front,
+  unless a savepoint was taken since the scope opened (the carrier may be inside one that rolls
+  back): then they wait for the end of the scope.
 """
 
 import contextlib
@@ -27,7 +31,7 @@ _SCOPE = "mintguard_riders"  # attribute of the connection (one per thread) hold
 
 @dataclass
 class _Scope:
-    savepoint_ids: list
+    savepoint_state: int  # Django's count of savepoints taken on the connection, when the scope opened
     waiting: list[Statement] = field(default_factory=list)
 
 
@@ -38,7 +42,7 @@ def carrying(connection):
         yield
         return
     outer = getattr(connection, _SCOPE, None)
-    scope = _Scope(savepoint_ids=_savepoints(connection))
+    scope = _Scope(savepoint_state=connection.savepoint_state)
     setattr(connection, _SCOPE, scope)
     try:
         yield
@@ -51,7 +55,7 @@ def carrying(connection):
 def ride(connection, statements: list[Statement]) -> None:
     """Send `statements` with the next carrier of the open scope, or now as one statement."""
     scope = getattr(connection, _SCOPE, None)
-    if scope is None or _savepoints(connection) != scope.savepoint_ids:
+    if scope is None or connection.savepoint_state != scope.savepoint_state:
         _execute(connection, _joined(statements, None))
     else:
         scope.waiting.extend(statements)
@@ -60,7 +64,7 @@ def ride(connection, statements: list[Statement]) -> None:
 def carried(connection, sql: str, params: list) -> Statement:
     """`sql` with the writes waiting in the open scope as CTEs in front of it (they are then sent)."""
     scope = getattr(connection, _SCOPE, None)
-    if scope is None or not scope.waiting or _savepoints(connection) != scope.savepoint_ids:
+    if scope is None or not scope.waiting or connection.savepoint_state != scope.savepoint_state:
         return sql, params
     waiting, scope.waiting = scope.waiting, []
     return _joined(waiting, (sql, params))
@@ -75,11 +79,6 @@ def _joined(writes: list[Statement], carrier: Statement | None) -> Statement:
     ctes = ", ".join(f"ridden_{number} AS ({sql})" for number, (sql, _) in enumerate(writes))
     params = [param for _, write_params in writes for param in write_params]
     return f"WITH {ctes} {carrier[0]}", [*params, *carrier[1]]
-
-
-def _savepoints(connection) -> list:
-    """The savepoints open now (an atomic block with savepoint=False joins its outer block: no savepoint)."""
-    return [savepoint for savepoint in connection.savepoint_ids if savepoint is not None]
 
 
 def _execute(connection, statement: Statement) -> None:

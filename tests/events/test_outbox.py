@@ -81,7 +81,8 @@ class TestRidingTheStoredAnswer:
     """In an idempotent request the event and its task ride in front of the statement that stores the
     answer (`mintguard_site.db.riders`, PostgreSQL); whatever the request does, none is lost or invented."""
 
-    def record_in_scope(self, *, carrier: bool, fail: bool = False, savepoint_rolled_back: bool = False):
+    def record_in_scope(self, *, carrier: bool, fail: bool = False, savepoint_rolled_back: bool = False,
+                        manual_savepoint_rolled_back: bool = False):
         from mintguard_site.db import riders
 
         with CaptureQueriesContext(connection) as captured, transaction.atomic(), riders.carrying(connection):
@@ -89,6 +90,10 @@ class TestRidingTheStoredAnswer:
                 with pytest.raises(RuntimeError), transaction.atomic():
                     event_record(type="order.paid", owner="client-a", data={"id": "rolled-back"})
                     raise RuntimeError("the savepoint's change failed")
+            if manual_savepoint_rolled_back:  # Django's savepoint API, without an atomic block
+                savepoint = transaction.savepoint()
+                event_record(type="order.paid", owner="client-a", data={"id": "rolled-back"})
+                transaction.savepoint_rollback(savepoint)
             event = event_record(type="order.paid", owner="client-a", data={"id": "kept"})
             if carrier:
                 with connection.cursor() as cursor:
@@ -126,3 +131,27 @@ class TestRidingTheStoredAnswer:
         # Inside a savepoint the write is sent at once, so the rollback to it takes the event away.
         assert list(Event.objects.values_list("data", flat=True)) == [{"id": "kept"}]
         assert [task.args_kwargs["args"] for task in DBTaskResult.objects.all()] == [[str(event.id)]]
+
+    def test_an_event_recorded_after_a_manual_savepoint_rolled_back_to_goes_with_it(self):
+        event, _ = self.record_in_scope(carrier=True, manual_savepoint_rolled_back=True)
+
+        assert list(Event.objects.values_list("data", flat=True)) == [{"id": "kept"}]
+        assert [task.args_kwargs["args"] for task in DBTaskResult.objects.all()] == [[str(event.id)]]
+
+    def test_a_recorded_event_is_saved_as_bulk_create_leaves_it(self):
+        event, _ = self.record_in_scope(carrier=True)
+
+        assert event._state.adding is False and event._state.db == "default"
+        event.dispatched_at = event.created_at
+        event.save(update_fields=["dispatched_at"])  # an UPDATE of the row, not a second INSERT
+        assert Event.objects.get().dispatched_at == event.created_at
+
+
+def test_with_another_tasks_backend_an_event_is_enqueued_through_it(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    from django_tasks import default_task_backend
+
+    event = event_record(type="order.paid", owner="client-a", data={"id": "o-1"})
+
+    assert Event.objects.get().id == event.id and not DBTaskResult.objects.exists()
+    assert [result.args for result in default_task_backend.results] == [[str(event.id)]]
