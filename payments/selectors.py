@@ -19,7 +19,7 @@ from ledger.models import Direction, Posting
 from mintguard_site.api.pagination import keyset_after
 from mintguard_site.api.selectors import owner_names
 
-from .exceptions import OrderNotFound, SettlementRunNotFound
+from .exceptions import OrderNotFound, SettlementBreakNotFound, SettlementRunNotFound
 from .models import (
     HELD_PAYMENT_STATUSES,
     Order,
@@ -395,6 +395,14 @@ def settlement_run_get(*, run_id, with_breaks: bool = True) -> SettlementRun:
         return runs.get(pk=run_id)
     except (SettlementRun.DoesNotExist, ValueError, TypeError, ValidationError):
         raise SettlementRunNotFound(f"Settlement run {str(run_id)[:64]} does not exist.") from None
+
+
+def settlement_break_get(*, break_id) -> SettlementBreak:
+    """Return a break with its run, or raise SettlementBreakNotFound (also for a malformed id)."""
+    try:
+        return SettlementBreak.objects.select_related("run").get(pk=break_id)
+    except (SettlementBreak.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise SettlementBreakNotFound(f"Settlement break {str(break_id)[:64]} does not exist.") from None
 
 
 def settlement_runs_list():

@@ -38,7 +38,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -49,7 +48,8 @@ from ledger.exceptions import LedgerError
 from ledger.models import SYSTEM_OWNER, Direction, ReferenceNamespace, Transaction
 from ledger.services import Leg, system_account_id, transaction_post
 
-from ..exceptions import SettlementBreakNotFound, SettlementBreakResolved, SettlementFileInvalid, SettlementNoteRequired
+from .. import selectors
+from ..exceptions import SettlementBreakResolved, SettlementFileInvalid, SettlementNoteRequired
 from ..models import (
     Payment,
     PaymentStatus,
@@ -422,14 +422,6 @@ def _fees_post(run: SettlementRun) -> Transaction:
 # --- resolving a break -----------------------------------------------------------------------
 
 
-def settlement_break_get(*, break_id) -> SettlementBreak:
-    """Return a break with its run, or raise SettlementBreakNotFound (also for a malformed id)."""
-    try:
-        return SettlementBreak.objects.select_related("run").get(pk=break_id)
-    except (SettlementBreak.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise SettlementBreakNotFound(f"Settlement break {str(break_id)[:64]} does not exist.") from None
-
-
 def _break_state(settlement_break: SettlementBreak) -> dict:
     return {
         "run_id": str(settlement_break.run_id), "kind": settlement_break.kind,
@@ -448,7 +440,7 @@ def settlement_break_resolve(*, actor, break_id, note: str) -> SettlementBreak:
     note = (note or "").strip()
     if not note:
         raise SettlementNoteRequired(SettlementNoteRequired.message, field="note")
-    settlement_break = settlement_break_get(break_id=break_id)
+    settlement_break = selectors.settlement_break_get(break_id=break_id)
     before = _break_state(settlement_break)
     now = timezone.now()
     if not SettlementBreak.objects.filter(pk=settlement_break.pk, resolved_at__isnull=True).update(
